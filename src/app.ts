@@ -1,0 +1,146 @@
+import type { Server } from 'bun'
+import { Elysia } from 'elysia'
+import { createAccessTokens } from './auth/tokens'
+import type { Bus } from './bus/bus'
+import { createLocalBus } from './bus/bus.local'
+import { createEvents } from './chat/events'
+import { createMessagesService } from './chat/messages'
+import { createRateLimiter } from './chat/rate-limit'
+import { createRoomsService } from './chat/rooms'
+import { createUsersService } from './chat/users'
+import type { Config } from './config'
+import { openDatabase } from './db/client'
+import { createMessageWriter } from './db/writer'
+import { createGateway, type SocketData } from './gateway/gateway'
+import { Hub } from './gateway/hub'
+import { authRoutes } from './http/auth'
+import { errorPlugin, errorResponse } from './http/errors'
+import { messageRoutes } from './http/messages'
+import { opsRoutes } from './http/ops'
+import { roomRoutes } from './http/rooms'
+import { userRoutes } from './http/users'
+import { AppError } from './lib/errors'
+import { createLogger, type Logger } from './lib/logger'
+import { renderMetrics } from './lib/metrics'
+import { createMemoryPresence } from './presence/presence.memory'
+import type { PresenceStore } from './presence/presence'
+
+/** Largest JSON body a REST route accepts, bytes. */
+const MAX_JSON_BYTES = 1024 * 1024
+
+export type ChatServer = Awaited<ReturnType<typeof createChatServer>>
+
+/**
+ * Wires the node together: picks the implementations the config asks for,
+ * builds services, routes and gateway. `listen()` starts Bun's server;
+ * `close()` drains and releases everything in reverse order.
+ */
+export async function createChatServer(config: Config, log: Logger = createLogger(config.LOG_LEVEL, { node: config.NODE_ID })) {
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR })
+  await database.migrate()
+  const bus: Bus = createLocalBus()
+  const presence: PresenceStore = createMemoryPresence()
+  const tokens = createAccessTokens(config.JWT_SECRET, config.ACCESS_TTL)
+  const writer = createMessageWriter(database, {
+    flushMs: config.FLUSH_MS, batchMax: config.BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, log,
+  })
+  const events = createEvents(bus)
+  const users = createUsersService({ database, tokens, presence, refreshTtl: config.REFRESH_TTL })
+  const rooms = createRoomsService({ database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS })
+  const messages = createMessagesService({
+    database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES), maxMessageChars: config.MAX_MESSAGE_CHARS,
+  })
+  const hub = new Hub({
+    bus, log, waitMs: config.SEQUENCER_WAIT_MS,
+    fetchRange: (roomId, after, upto) => messages.frames(roomId, after, upto),
+    lastSeq: (roomId) => messages.lastSeq(roomId),
+  })
+  const gateway = createGateway(
+    { users, rooms, messages, events, bus, hub, presence, log },
+    { tokens, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS, backpressureBytes: config.WS_BACKPRESSURE_BYTES },
+  )
+  let draining = false
+  const started = Date.now()
+
+  const metrics = () =>
+    renderMetrics(
+      [
+        { name: 'chat_connections', help: 'open WebSockets', type: 'gauge', value: () => gateway.connections },
+        { name: 'chat_rooms_subscribed', help: 'rooms followed by local sockets', type: 'gauge', value: () => hub.roomCount },
+        { name: 'chat_messages_in_total', help: 'messages committed by this node', type: 'counter', value: () => writer.stats.messages },
+        { name: 'chat_messages_out_total', help: 'message.created frames published to local topics', type: 'counter', value: () => hub.delivered },
+        { name: 'chat_writer_batches_total', help: 'writer transactions', type: 'counter', value: () => writer.stats.batches },
+        { name: 'chat_writer_queue', help: 'messages waiting for the writer', type: 'gauge', value: () => writer.stats.queued },
+        {
+          name: 'chat_writer_batch_size_avg', help: 'mean size of the last 64 batches', type: 'gauge',
+          value: () => { const s = writer.stats.lastBatchSizes; return s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0 },
+        },
+        {
+          name: 'chat_writer_flush_ms_avg', help: 'mean batch commit time, ms', type: 'gauge',
+          value: () => (writer.stats.batches ? writer.stats.flushMsTotal / writer.stats.batches : 0),
+        },
+        { name: 'chat_writer_errors_total', help: 'failed batch attempts', type: 'counter', value: () => writer.stats.errors },
+        { name: 'chat_uptime_seconds', help: 'seconds since start', type: 'gauge', value: () => (Date.now() - started) / 1000 },
+      ],
+      { node: config.NODE_ID },
+    )
+
+  const app = new Elysia()
+    .use(errorPlugin(log))
+    .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
+    .use(authRoutes(users))
+    .use(userRoutes(users, tokens))
+    .use(roomRoutes(rooms, tokens))
+    .use(messageRoutes(messages, tokens))
+
+  /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
+  async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
+    try {
+      const up = await gateway.upgrade(req, server)
+      if (up === 'upgraded') return undefined
+      if (up) return up
+      const length = Number(req.headers.get('content-length') ?? 0)
+      if (length > MAX_JSON_BYTES) throw new AppError('too_large', `The request body is larger than ${MAX_JSON_BYTES} bytes.`)
+      return await app.handle(req)
+    } catch (err) {
+      return errorResponse(err, 'UNKNOWN', log)
+    }
+  }
+
+  let server: Server<SocketData> | null = null
+
+  return {
+    config, database, writer, bus, hub, gateway, users, rooms, messages, app, log,
+    /** Starts listening on HOST:PORT (PORT 0 = any free port). */
+    listen(): Server<SocketData> {
+      server = Bun.serve<SocketData>({
+        port: config.PORT,
+        hostname: config.HOST,
+        fetch,
+        websocket: gateway.websocket,
+        maxRequestBodySize: Math.max(MAX_JSON_BYTES, config.MAX_UPLOAD_BYTES) + 64 * 1024,
+        error: (err) => errorResponse(err, 'UNKNOWN', log),
+      })
+      hub.attach(server)
+      return server
+    },
+    /**
+     * Drains: readiness goes 503, no new upgrades or requests, every accepted
+     * message is committed, sockets close with 1001, then resources close.
+     */
+    async close(): Promise<void> {
+      draining = true
+      gateway.stopAccepting()
+      server?.stop(false)
+      await writer.close()
+      gateway.closeAll()
+      hub.close()
+      // let close frames flush before the listener goes
+      await Bun.sleep(50)
+      server?.stop(true)
+      await bus.close()
+      await presence.close()
+      await database.close()
+    },
+  }
+}

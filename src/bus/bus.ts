@@ -1,0 +1,36 @@
+/**
+ * What travels with an event besides its frame. `seq` marks a room's
+ * `message.created` (sequenced per room on every node); `join`/`leave` on a
+ * `user:{id}` topic tell the user's sockets to follow or drop a room;
+ * `closeRoom` on a room topic drops the room from every socket (deleted).
+ */
+export type EventMeta = {
+  seq?: number
+  join?: number
+  leave?: number
+  closeRoom?: number
+  /** other nodes only: this node already delivered it (typing skips its sender) */
+  remoteOnly?: boolean
+}
+
+/** Receives every event of a subscribed topic, this node's own included. */
+export type BusHandler = (topic: string, frame: string, meta: EventMeta | undefined) => void
+
+/**
+ * Carries serialized events between nodes. Topics are `room:{id}` and
+ * `user:{id}`. A node hears another node's events only for topics it
+ * subscribed; its own publishes reach its handler at once, synchronously.
+ */
+export interface Bus {
+  readonly kind: 'local' | 'redis'
+  setHandler(handler: BusHandler): void
+  /** Called after the relay reconnected: events may have been missed on every topic. */
+  onResync(cb: () => void): void
+  publish(topic: string, frame: string, meta?: EventMeta): void
+  /** Resolves once the node receives the topics' events from other nodes. */
+  subscribe(topics: string[]): Promise<void>
+  unsubscribe(topics: string[]): void
+  /** Resolves when the relay answers (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

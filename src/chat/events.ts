@@ -1,0 +1,14 @@
+import type { Bus, EventMeta } from '../bus/bus'
+
+/** Serializes an event once and publishes it on the bus. */
+export type Events = {
+  toRoom(roomId: number, event: { type: string } & Record<string, unknown>, meta?: EventMeta): void
+  toUser(userId: number, event: { type: string } & Record<string, unknown>, meta?: EventMeta): void
+}
+
+export function createEvents(bus: Bus): Events {
+  return {
+    toRoom: (roomId, event, meta) => bus.publish(`room:${roomId}`, JSON.stringify(event), meta),
+    toUser: (userId, event, meta) => bus.publish(`user:${userId}`, JSON.stringify(event), meta),
+  }
+}

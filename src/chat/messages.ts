@@ -1,0 +1,164 @@
+import { and, eq, sql } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { messages, roomMembers, rooms } from '../db/schema'
+import type { MessageWriter } from '../db/writer'
+import { AppError, forbidden, notFound, validation } from '../lib/errors'
+import type { SeqFrame } from '../bus/sequencer'
+import type { Events } from './events'
+import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
+import type { createRateLimiter } from './rate-limit'
+import type { RoomsService } from './rooms'
+
+export type SendMessage = {
+  content: string
+  type?: 'text'
+  reply_to_id?: number | null
+  client_msg_id?: string | null
+}
+
+export type MessagesDeps = {
+  database: Database
+  writer: MessageWriter
+  rooms: RoomsService
+  events: Events
+  limiter: ReturnType<typeof createRateLimiter>
+  maxMessageChars: number
+  attachmentUrl?: AttachmentUrl
+}
+
+/** Trims and checks a message body: 1..max code points, no NUL or broken surrogates. */
+export function cleanContent(content: string, max: number): string {
+  const v = content.trim()
+  if (v.length === 0) throw validation('content: must not be empty.')
+  if (v.length > max) {
+    // code points, not UTF-16 units: count only when the cheap bound fails
+    let n = 0
+    for (const _ of v) if (++n > max) throw new AppError('message_too_long', `content: at most ${max} characters.`)
+  }
+  if (v.includes('\u0000') || !v.isWellFormed()) throw validation('content: contains invalid characters.')
+  return v
+}
+
+export function cleanClientMsgId(id: string | null | undefined): string | null {
+  if (id == null) return null
+  if (id.length < 1 || id.length > 100) throw validation('client_msg_id: must be 1..100 characters.')
+  return id
+}
+
+export const createdFrame = (m: Message) => JSON.stringify({ type: 'message.created', message: m })
+
+export function createMessagesService(d: MessagesDeps) {
+  const { database, writer, events } = d
+  const { db } = database
+  const view = (r: MessageRow) => toMessage(r, d.attachmentUrl)
+
+  async function messageRow(roomId: number, messageId: number): Promise<MessageRow> {
+    const [row] = await database.rows<MessageRow>(
+      sql`select ${messageColumns} from ${messageFrom} where m.id = ${messageId} and m.room_id = ${roomId}`,
+    )
+    if (!row) throw notFound('Message')
+    return row
+  }
+
+  return {
+    /**
+     * Sends a message; resolves once it is committed. `created` is false when
+     * the same client_msg_id was sent before (the first message is returned).
+     */
+    async send(userId: number, roomId: number, input: SendMessage): Promise<{ message: Message; created: boolean }> {
+      const content = cleanContent(input.content, d.maxMessageChars)
+      const clientMsgId = cleanClientMsgId(input.client_msg_id)
+      d.limiter.take(userId)
+      const r = await writer.submit({
+        roomId, senderId: userId, type: 'text', content, replyToId: input.reply_to_id ?? null, clientMsgId,
+      })
+      const message = view(r.row)
+      if (r.status === 'duplicate') {
+        if (r.row.content !== content || r.row.reply_to_id !== (input.reply_to_id ?? null)) {
+          throw new AppError('conflict', 'client_msg_id was already used for a different message.')
+        }
+        return { message, created: false }
+      }
+      events.toRoom(roomId, { type: 'message.created', message }, { seq: message.seq })
+      return { message, created: true }
+    },
+
+    /** History, ascending by seq. Without a cursor: the newest page. */
+    async list(roomId: number, userId: number, q: { before_seq?: number; after_seq?: number; limit: number }) {
+      await d.rooms.requireMember(roomId, userId)
+      const conds = [sql`m.room_id = ${roomId}`]
+      if (q.after_seq !== undefined) conds.push(sql`m.seq > ${q.after_seq}`)
+      if (q.before_seq !== undefined) conds.push(sql`m.seq < ${q.before_seq}`)
+      const where = sql.join(conds, sql` and `)
+      // after_seq alone reads forward; otherwise the newest page below the bound
+      const forward = q.after_seq !== undefined && q.before_seq === undefined
+      const rows = await database.rows<MessageRow>(
+        sql`select ${messageColumns} from ${messageFrom} where ${where}
+            order by m.seq ${sql.raw(forward ? 'asc' : 'desc')} limit ${q.limit + 1}`,
+      )
+      const has_more = rows.length > q.limit
+      const page = rows.slice(0, q.limit)
+      if (!forward) page.reverse()
+      return { messages: page.map(view), has_more }
+    },
+
+    async edit(roomId: number, userId: number, messageId: number, content: string): Promise<Message> {
+      await d.rooms.requireMember(roomId, userId)
+      const text = cleanContent(content, d.maxMessageChars)
+      const row = await messageRow(roomId, messageId)
+      if (row.sender_id !== userId) throw forbidden('Only the author may edit a message.')
+      if (row.deleted_at) throw notFound('Message')
+      await db.update(messages).set({ content: text, editedAt: new Date() }).where(eq(messages.id, messageId))
+      const message = view(await messageRow(roomId, messageId))
+      events.toRoom(roomId, { type: 'message.updated', message })
+      return message
+    },
+
+    async remove(roomId: number, userId: number, messageId: number): Promise<void> {
+      const { member } = await d.rooms.requireMember(roomId, userId)
+      const row = await messageRow(roomId, messageId)
+      if (row.sender_id !== userId && member.role === 'member') {
+        throw forbidden('Only the author or an owner/admin of the room may delete a message.')
+      }
+      if (row.deleted_at) return
+      await db.update(messages).set({ deletedAt: new Date(), content: '', attachment: null }).where(eq(messages.id, messageId))
+      events.toRoom(roomId, { type: 'message.deleted', room_id: roomId, message_id: messageId, seq: row.seq })
+    },
+
+    /** Moves the caller's read mark forward (never back, never past the last message). */
+    async read(roomId: number, userId: number, seq: number): Promise<{ last_read_seq: number; unread_count: number }> {
+      const { member } = await d.rooms.requireMember(roomId, userId)
+      const [row] = await database.rows<{ last_read_seq: number; last_seq: number }>(
+        sql`update room_members rm set last_read_seq = greatest(rm.last_read_seq, least(${seq}::int8, r.last_seq))
+            from rooms r where r.id = rm.room_id and rm.room_id = ${roomId} and rm.user_id = ${userId}
+            returning rm.last_read_seq, r.last_seq`,
+      )
+      if (!row) throw notFound('Member')
+      if (row.last_read_seq > member.lastReadSeq && member.readReceipts) {
+        events.toRoom(roomId, { type: 'read', room_id: roomId, user_id: userId, seq: row.last_read_seq })
+      }
+      return { last_read_seq: row.last_read_seq, unread_count: Math.max(0, row.last_seq - row.last_read_seq) }
+    },
+
+    /** Committed message.created frames of a room with after < seq <= upto (sequencer gap fills and replays). */
+    async frames(roomId: number, after: number, upto: number, limit = 1000): Promise<SeqFrame[]> {
+      const rows = await database.rows<MessageRow>(
+        sql`select ${messageColumns} from ${messageFrom}
+            where m.room_id = ${roomId} and m.seq > ${after} and m.seq <= ${upto} order by m.seq limit ${limit}`,
+      )
+      return rows.map((r) => ({ seq: r.seq, frame: createdFrame(view(r)) }))
+    },
+
+    async lastSeq(roomId: number): Promise<number> {
+      const [r] = await db.select({ s: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId))
+      return r?.s ?? 0
+    },
+
+    async memberSettings(roomId: number, userId: number) {
+      const [m] = await db.select().from(roomMembers).where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
+      return m
+    },
+  }
+}
+
+export type MessagesService = ReturnType<typeof createMessagesService>

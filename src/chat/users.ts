@@ -1,0 +1,182 @@
+import { and, eq, isNull, or, sql } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { refreshTokens, users } from '../db/schema'
+import { AppError, notFound, unauthorized, validation } from '../lib/errors'
+import { iso } from '../lib/time'
+import { dummyHash, hashPassword, verifyPassword } from '../auth/passwords'
+import { hashToken, newRefreshToken, type AccessTokens } from '../auth/tokens'
+import type { PresenceInfo, PresenceStore } from '../presence/presence'
+
+/** User as API.md "Objects" defines it (public profile). */
+export type User = {
+  id: number
+  email: string
+  nickname: string
+  avatar_url: string | null
+  bio: string | null
+  online: boolean
+  last_seen: string | null
+  created_at: string
+}
+
+type UserRow = typeof users.$inferSelect
+
+export type Session = { user: User; access: string; refresh: string }
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+export const normalizeEmail = (email: string) => email.trim().toLowerCase()
+
+/** Trims and checks a profile text field; `max` in code points. */
+export function cleanText(field: string, value: string, min: number, max: number): string {
+  const v = value.trim()
+  const len = [...v].length
+  if (len < min || len > max) throw validation(`${field}: must be ${min}..${max} characters.`)
+  if (v.includes('\u0000') || !v.isWellFormed()) throw validation(`${field}: contains invalid characters.`)
+  return v
+}
+
+export type UsersDeps = { database: Database; tokens: AccessTokens; presence: PresenceStore; refreshTtl: number }
+
+export function createUsersService({ database, tokens, presence, refreshTtl }: UsersDeps) {
+  const { db } = database
+
+  const offline: PresenceInfo = { online: false, lastSeen: null }
+  const toUser = (r: UserRow, p: PresenceInfo = offline): User => {
+    return {
+      id: r.id,
+      email: r.email,
+      nickname: r.nickname,
+      avatar_url: r.avatarUrl,
+      bio: r.bio,
+      online: p.online,
+      last_seen: p.lastSeen ?? iso(r.lastSeenAt),
+      created_at: iso(r.createdAt)!,
+    }
+  }
+
+  async function issue(userId: number, familyId: string): Promise<{ access: string; refresh: string }> {
+    const refresh = newRefreshToken()
+    await db.insert(refreshTokens).values({
+      userId, familyId, tokenHash: hashToken(refresh), expiresAt: new Date(Date.now() + refreshTtl * 1000),
+    })
+    return { access: await tokens.sign(userId), refresh }
+  }
+
+  async function byId(id: number): Promise<UserRow> {
+    const [row] = await db.select().from(users).where(eq(users.id, id))
+    if (!row) throw notFound('User')
+    return row
+  }
+
+  /** Public profiles with presence, in the order of `rows`. */
+  async function profiles(rows: UserRow[]): Promise<User[]> {
+    const p = await presence.getMany(rows.map((r) => r.id))
+    return rows.map((r) => toUser(r, p.get(r.id)))
+  }
+  const profile = async (r: UserRow) => (await profiles([r]))[0]!
+
+  return {
+    profiles,
+
+    async register(input: { email: string; password: string; nickname: string; password_confirm?: string }): Promise<Session> {
+      const email = normalizeEmail(input.email)
+      if (!EMAIL.test(email) || email.length > 254) throw validation('email: not a valid email address.')
+      if (input.password.length < 8) throw validation('password: must be at least 8 characters.')
+      if (input.password.length > 1024) throw validation('password: must be at most 1024 characters.')
+      if (input.password_confirm !== undefined && input.password_confirm !== input.password) {
+        throw validation('password_confirm: does not match password.')
+      }
+      const nickname = cleanText('nickname', input.nickname, 1, 50)
+      const passwordHash = await hashPassword(input.password)
+      const [row] = await db
+        .insert(users)
+        .values({ email, passwordHash, nickname })
+        .onConflictDoNothing({ target: users.email })
+        .returning()
+      if (!row) throw new AppError('email_taken', 'This email is already registered.')
+      return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
+    },
+
+    async login(input: { email: string; password: string }): Promise<Session> {
+      const [row] = await db.select().from(users).where(eq(users.email, normalizeEmail(input.email)))
+      const ok = await verifyPassword(input.password, row?.passwordHash ?? (await dummyHash))
+      if (!row || !row.passwordHash || !ok) throw unauthorized('Wrong email or password.')
+      return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
+    },
+
+    /** Rotates a refresh token; reuse of a revoked one revokes its whole family. */
+    async refresh(token: string): Promise<{ access: string; refresh: string }> {
+      const hash = hashToken(token)
+      const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hash))
+      if (!row) throw unauthorized('The refresh token is invalid.')
+      if (row.revokedAt) {
+        await db.update(refreshTokens).set({ revokedAt: new Date() })
+          .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)))
+        throw unauthorized('The refresh token was already used; this login is revoked.')
+      }
+      if (row.expiresAt.getTime() <= Date.now()) throw unauthorized('The refresh token has expired.')
+      // conditional revoke: of two concurrent uses, exactly one wins
+      const won = await db.update(refreshTokens).set({ revokedAt: new Date() })
+        .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.revokedAt))).returning({ id: refreshTokens.id })
+      if (won.length === 0) {
+        await db.update(refreshTokens).set({ revokedAt: new Date() }).where(eq(refreshTokens.familyId, row.familyId))
+        throw unauthorized('The refresh token was already used; this login is revoked.')
+      }
+      return issue(row.userId, row.familyId)
+    },
+
+    /** Revokes the login (token family) the refresh token belongs to. */
+    async logout(token: string): Promise<void> {
+      const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hashToken(token)))
+      if (!row || row.revokedAt) throw unauthorized('The refresh token is invalid or already revoked.')
+      await db.update(refreshTokens).set({ revokedAt: new Date() })
+        .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)))
+    },
+
+    async get(id: number): Promise<User> {
+      return profile(await byId(id))
+    },
+
+    /** Throws not_found unless every id is a user. */
+    async requireAll(ids: number[]): Promise<void> {
+      if (ids.length === 0) return
+      const found = await database.rows<{ id: number }>(
+        sql`select id from users where id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+      )
+      if (found.length !== new Set(ids).size) throw notFound('User')
+    },
+
+    async update(id: number, patch: { nickname?: string; avatar_url?: string | null; bio?: string | null }): Promise<User> {
+      const set: Partial<UserRow> = {}
+      if (patch.nickname !== undefined) set.nickname = cleanText('nickname', patch.nickname, 1, 50)
+      if (patch.avatar_url !== undefined) {
+        set.avatarUrl = patch.avatar_url === null ? null : cleanText('avatar_url', patch.avatar_url, 1, 2048)
+      }
+      if (patch.bio !== undefined) set.bio = patch.bio === null ? null : cleanText('bio', patch.bio, 0, 500)
+      if (Object.keys(set).length === 0) return profile(await byId(id))
+      const [row] = await db.update(users).set(set).where(eq(users.id, id)).returning()
+      if (!row) throw notFound('User')
+      return profile(row)
+    },
+
+    /** Prefix match on nickname (case-insensitive) or email. */
+    async search(query: string, limit: number): Promise<User[]> {
+      const q = query.trim().toLowerCase()
+      if (q.length === 0) return []
+      const pattern = q.replace(/[\\%_]/g, (c) => `\\${c}`) + '%'
+      const rows = await db.select().from(users)
+        .where(or(sql`lower(${users.nickname}) like ${pattern}`, sql`${users.email} like ${pattern}`))
+        .orderBy(users.nickname, users.id)
+        .limit(limit)
+      return profiles(rows)
+    },
+
+    /** Stores when the user was last seen (on disconnect). */
+    async touchLastSeen(id: number, at: Date): Promise<void> {
+      await db.update(users).set({ lastSeenAt: at }).where(eq(users.id, id))
+    },
+  }
+}
+
+export type UsersService = ReturnType<typeof createUsersService>

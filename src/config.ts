@@ -1,0 +1,115 @@
+import { Type, type TSchema, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { hostname } from 'node:os'
+
+const Int = (min: number, max: number, doc: string) => Type.Integer({ minimum: min, maximum: max, description: doc })
+const Str = (doc: string) => Type.String({ description: doc })
+const OptStr = (doc: string) => Type.Optional(Type.String({ minLength: 1, description: doc }))
+
+/**
+ * The environment of API.md "Running", as one schema. Every key is the
+ * environment variable's name; every field has a default below.
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Int(0, 65535, 'TCP port to listen on (0 = any free port)'),
+  HOST: Str('address to listen on'),
+  DATABASE_URL: OptStr('postgres://… for Postgres, memory:// for a throw-away embedded database; unset = PGlite in DATA_DIR'),
+  DATA_DIR: Str('embedded database and uploads'),
+  REDIS_URL: OptStr('redis://…; enables several nodes; unset = one node, in-process bus'),
+  NODE_ID: Str("this node's name in logs, metrics and relay"),
+  NODE_ENV: Str('production requires JWT_SECRET'),
+  JWT_SECRET: Str('token signing key'),
+  ACCESS_TTL: Int(1, 86_400 * 30, 'access token lifetime, seconds'),
+  REFRESH_TTL: Int(60, 86_400 * 3650, 'refresh token lifetime, seconds'),
+  AUTH_MODE: Type.Union([Type.Literal('jwt'), Type.Literal('gateway')], { description: 'jwt or gateway' }),
+  GATEWAY_SECRET: OptStr('HMAC key of the API gateway (AUTH_MODE=gateway)'),
+  FLUSH_MS: Int(0, 1000, 'writer: longest wait before a batch is flushed, ms (0 = next tick)'),
+  BATCH_MAX: Int(1, 100_000, 'writer: messages per transaction at most'),
+  WRITE_QUEUE_MAX: Int(1, 10_000_000, 'writer: messages waiting at most; past it sends fail with unavailable'),
+  MAX_ROOM_MEMBERS: Int(2, 100_000, 'members of a group room'),
+  MAX_SPACE_MEMBERS: Int(2, 1_000_000, 'members of a space'),
+  MAX_MESSAGE_CHARS: Int(1, 1_000_000, 'message length in code points'),
+  MAX_FRAME_BYTES: Int(256, 16 * 1024 * 1024, 'largest WebSocket frame, bytes'),
+  MAX_UPLOAD_BYTES: Int(1, 1024 * 1024 * 1024, 'largest upload, bytes'),
+  RATE_MESSAGES: Int(0, 1_000_000, 'messages per second per user (burst twice it); 0 = no limit'),
+  FILE_URL_TTL: Int(1, 86_400 * 365, 'signed file URL lifetime, seconds'),
+  LOG_LEVEL: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
+  SEQUENCER_WAIT_MS: Int(1, 10_000, 'how long a node holds later events before filling a seq gap from the database, ms'),
+  WS_IDLE_SECONDS: Int(5, 960, 'a socket silent this long is pinged, and closed if still silent'),
+  WS_BACKPRESSURE_BYTES: Int(1024, 1024 * 1024 * 1024, 'a socket whose send buffer passes this is closed with 1013'),
+  SHUTDOWN_GRACE_MS: Int(100, 60_000, 'drain time limit on SIGTERM, ms'),
+})
+
+export type Config = Static<typeof ConfigSchema> & {
+  /** true when JWT_SECRET was generated for this run */
+  jwtSecretGenerated: boolean
+}
+
+const defaults: Record<string, string> = {
+  PORT: '3000',
+  HOST: '0.0.0.0',
+  DATA_DIR: './data',
+  NODE_ENV: 'development',
+  ACCESS_TTL: '900',
+  REFRESH_TTL: '2592000',
+  AUTH_MODE: 'jwt',
+  FLUSH_MS: '2',
+  BATCH_MAX: '1000',
+  WRITE_QUEUE_MAX: '50000',
+  MAX_ROOM_MEMBERS: '100',
+  MAX_SPACE_MEMBERS: '1000',
+  MAX_MESSAGE_CHARS: '1000',
+  MAX_FRAME_BYTES: '16384',
+  MAX_UPLOAD_BYTES: String(10 * 1024 * 1024),
+  RATE_MESSAGES: '20',
+  FILE_URL_TTL: '3600',
+  LOG_LEVEL: 'info',
+  SEQUENCER_WAIT_MS: '50',
+  WS_IDLE_SECONDS: '60',
+  WS_BACKPRESSURE_BYTES: String(4 * 1024 * 1024),
+  SHUTDOWN_GRACE_MS: '8000',
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Builds the config from an environment. Throws ConfigError whose message is
+ * one line naming the variable at fault.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {}
+  for (const [key, schema] of Object.entries(ConfigSchema.properties) as [string, TSchema][]) {
+    const raw = env[key]?.trim() || defaults[key]
+    if (raw === undefined) continue
+    const value = schema.type === 'integer' ? (/^-?\d+$/.test(raw) ? Number(raw) : raw) : raw
+    if (!Value.Check(schema, value)) {
+      throw new ConfigError(`${key}: invalid value ${JSON.stringify(raw)} (${describe(schema)})`)
+    }
+    out[key] = value
+  }
+  if (!out.NODE_ID) out.NODE_ID = `${hostname()}-${process.pid}`
+  const url = out.DATABASE_URL as string | undefined
+  if (url && !/^(postgres(ql)?|memory):\/\//.test(url)) {
+    throw new ConfigError(`DATABASE_URL: must start with postgres://, postgresql:// or memory:// (got ${JSON.stringify(url)})`)
+  }
+  const redis = out.REDIS_URL as string | undefined
+  if (redis && !/^rediss?:\/\//.test(redis)) {
+    throw new ConfigError(`REDIS_URL: must start with redis:// or rediss:// (got ${JSON.stringify(redis)})`)
+  }
+  let jwtSecretGenerated = false
+  if (!out.JWT_SECRET) {
+    if (out.NODE_ENV === 'production') throw new ConfigError('JWT_SECRET: required when NODE_ENV=production')
+    out.JWT_SECRET = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')
+    jwtSecretGenerated = true
+  }
+  if (out.AUTH_MODE === 'gateway' && !out.GATEWAY_SECRET) {
+    throw new ConfigError('GATEWAY_SECRET: required when AUTH_MODE=gateway')
+  }
+  return { ...(out as Static<typeof ConfigSchema>), jwtSecretGenerated }
+}
+
+function describe(schema: TSchema): string {
+  if (schema.type === 'integer') return `an integer from ${schema.minimum} to ${schema.maximum}: ${schema.description}`
+  if (schema.anyOf) return `one of ${(schema.anyOf as TSchema[]).map((s) => s.const).join(', ')}`
+  return String(schema.description ?? 'a string')
+}

@@ -1,0 +1,104 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
+import type { SQL } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import * as schema from './schema'
+
+export type Schema = typeof schema
+/** The drizzle database, whichever driver is under it. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+/** A database or an open transaction: anything that can run a statement. */
+export type Executor = Pick<Db, 'execute'>
+
+export type Database = {
+  readonly db: Db
+  readonly kind: 'postgres' | 'pglite'
+  /** Runs raw SQL and returns its rows, the same shape on both drivers. */
+  rows<T>(query: SQL, ex?: Executor): Promise<T[]>
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>
+  /** Applies the migrations in `drizzle/`. */
+  migrate(): Promise<void>
+  close(): Promise<void>
+}
+
+const migrationsFolder = join(import.meta.dir, '../../drizzle')
+
+export type DatabaseOptions = {
+  /** postgres://… or memory://; undefined = PGlite under dataDir */
+  url?: string
+  dataDir: string
+  /** postgres.js pool size */
+  poolMax?: number
+}
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  if (opts.url?.startsWith('postgres')) return openPostgres(opts.url, opts.poolMax ?? 10)
+  return openPglite(opts.url === 'memory://' ? undefined : join(opts.dataDir, 'pg'))
+}
+
+async function rowsOf<T>(ex: Executor, query: SQL): Promise<T[]> {
+  const res = (await ex.execute(query)) as unknown as T[] | { rows: T[] }
+  return Array.isArray(res) ? res : res.rows
+}
+
+async function openPostgres(url: string, max: number): Promise<Database> {
+  const client = postgres(url, {
+    max,
+    onnotice: () => {},
+    // ids and seqs are int8: safe integers by contract, so numbers, not strings
+    types: { int8: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) } },
+    connection: { TimeZone: 'UTC', application_name: 'chat-server' },
+  })
+  const pgDb = drizzlePostgres(client, { schema })
+  const db = pgDb as unknown as Db
+  return {
+    db,
+    kind: 'postgres',
+    rows: (q, ex = db) => rowsOf(ex, q),
+    ping: async () => {
+      await client`select 1`
+    },
+    migrate: async () => {
+      // serialize concurrent starts of several nodes on one database
+      const lock = await client.reserve()
+      try {
+        await lock`select pg_advisory_lock(727274)`
+        await migratePostgres(pgDb, { migrationsFolder })
+      } finally {
+        await lock`select pg_advisory_unlock(727274)`.catch(() => {})
+        lock.release()
+      }
+    },
+    close: () => client.end({ timeout: 5 }),
+  }
+}
+
+async function openPglite(dir: string | undefined): Promise<Database> {
+  if (dir) mkdirSync(dir, { recursive: true })
+  const client = new PGlite(dir ?? 'memory://', { extensions: { pg_trgm } })
+  await client.waitReady
+  const db = drizzlePglite(client, { schema }) as unknown as Db
+  let closed = false
+  return {
+    db,
+    kind: 'pglite',
+    rows: (q, ex = db) => rowsOf(ex, q),
+    ping: async () => {
+      if (closed) throw new Error('database closed')
+      await client.query('select 1')
+    },
+    migrate: () => migratePglite(drizzlePglite(client), { migrationsFolder }),
+    close: async () => {
+      closed = true
+      await client.close()
+    },
+  }
+}

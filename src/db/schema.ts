@@ -1,0 +1,113 @@
+import { sql } from 'drizzle-orm'
+import {
+  bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex,
+} from 'drizzle-orm/pg-core'
+
+const id = (name: string) => bigint(name, { mode: 'number' })
+const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' })
+
+export const users = pgTable(
+  'users',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** trimmed and lower-cased */
+    email: text('email').notNull(),
+    /** argon2id; null for users created by the API gateway */
+    passwordHash: text('password_hash'),
+    nickname: text('nickname').notNull(),
+    avatarUrl: text('avatar_url'),
+    bio: text('bio'),
+    lastSeenAt: ts('last_seen_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('users_email_key').on(t.email),
+    index('users_email_prefix_idx').on(sql`${t.email} text_pattern_ops`),
+    index('users_nickname_prefix_idx').on(sql`lower(${t.nickname}) text_pattern_ops`),
+  ],
+)
+
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: id('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    /** one login's chain of rotated tokens; reuse of a revoked one revokes the family */
+    familyId: text('family_id').notNull(),
+    /** sha-256 hex of the token */
+    tokenHash: text('token_hash').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    revokedAt: ts('revoked_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('refresh_tokens_hash_key').on(t.tokenHash), index('refresh_tokens_family_idx').on(t.familyId)],
+)
+
+export const rooms = pgTable(
+  'rooms',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    type: text('type', { enum: ['direct', 'group', 'channel'] }).notNull(),
+    name: text('name'),
+    description: text('description'),
+    visibility: text('visibility', { enum: ['private', 'public'] }).notNull().default('private'),
+    spaceId: id('space_id'),
+    externalId: text('external_id'),
+    /** "small:large" user ids of a direct room, so a pair has one room */
+    directKey: text('direct_key'),
+    createdBy: id('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    /** seq of the newest committed message; advanced by the writer under the row lock */
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+    lastActivityAt: ts('last_activity_at').notNull().defaultNow(),
+    /** kept in step with room_members under the room row lock */
+    memberCount: integer('member_count').notNull().default(0),
+    maxMembers: integer('max_members').notNull(),
+    retentionDays: integer('retention_days'),
+  },
+  (t) => [
+    uniqueIndex('rooms_direct_key').on(t.directKey),
+    index('rooms_external_id_idx').on(t.externalId),
+    index('rooms_space_idx').on(t.spaceId),
+  ],
+)
+
+export const roomMembers = pgTable(
+  'room_members',
+  {
+    roomId: id('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: id('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull().default('member'),
+    joinedAt: ts('joined_at').notNull().defaultNow(),
+    /** only moves forward; the writer moves it to each message the member sends, so unread = last_seq - last_read_seq */
+    lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0),
+    notifications: boolean('notifications').notNull().default(true),
+    readReceipts: boolean('read_receipts').notNull().default(true),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('room_members_user_idx').on(t.userId)],
+)
+
+export type AttachmentRow = { key: string; name: string; size: number; mime: string }
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    roomId: id('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    senderId: id('sender_id').references(() => users.id, { onDelete: 'set null' }),
+    type: text('type', { enum: ['text', 'image', 'file', 'system'] }).notNull().default('text'),
+    content: text('content').notNull(),
+    replyToId: id('reply_to_id'),
+    attachment: jsonb('attachment').$type<AttachmentRow>(),
+    clientMsgId: text('client_msg_id'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    editedAt: ts('edited_at'),
+    deletedAt: ts('deleted_at'),
+  },
+  (t) => [
+    uniqueIndex('messages_room_seq_key').on(t.roomId, t.seq),
+    uniqueIndex('messages_client_msg_key').on(t.roomId, t.senderId, t.clientMsgId),
+  ],
+)

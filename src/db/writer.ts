@@ -1,0 +1,304 @@
+import { sql } from 'drizzle-orm'
+import { AppError, notFound, notMember, unavailable, validation } from '../lib/errors'
+import type { Logger } from '../lib/logger'
+import { sleep } from '../lib/time'
+import { messageColumns, messageFrom, type MessageRow } from '../chat/message-view'
+import type { Database, Executor } from './client'
+import type { AttachmentRow } from './schema'
+
+/** One message to persist. The writer checks what only the database can tell. */
+export type WriteRequest = {
+  roomId: number
+  senderId: number
+  type: 'text' | 'image' | 'file' | 'system'
+  /** already trimmed and length-checked */
+  content: string
+  replyToId?: number | null
+  clientMsgId?: string | null
+  attachment?: AttachmentRow | null
+}
+
+export type WriteResult =
+  /** committed now */
+  | { status: 'created'; row: MessageRow }
+  /** a message with the same client_msg_id from the same sender in the room was committed before */
+  | { status: 'duplicate'; row: MessageRow }
+
+export type WriterOptions = {
+  /** longest wait before a batch is flushed, ms; 0 = next tick */
+  flushMs: number
+  /** messages per transaction at most */
+  batchMax: number
+  /** messages waiting at most (queued and in flight); past it submit rejects with `unavailable` */
+  queueMax: number
+  /** how long a failing batch is retried before its senders get `unavailable`, ms */
+  retryForMs?: number
+  log: Logger
+}
+
+export type WriterStats = {
+  batches: number
+  messages: number
+  errors: number
+  retries: number
+  queued: number
+  /** sum and count of batch commit durations, for averages */
+  flushMsTotal: number
+  /** sizes of the last batches (ring of 64) */
+  lastBatchSizes: number[]
+}
+
+/** Batched group commit of messages: see DESIGN.md "How a message travels". */
+export interface MessageWriter {
+  /** Resolves once the message is committed (or found committed before); rejects with AppError. */
+  submit(req: WriteRequest): Promise<WriteResult>
+  readonly stats: WriterStats
+  /** Resolves when everything accepted so far is committed or answered. */
+  drain(): Promise<void>
+  /** Refuses new messages, then drains. */
+  close(): Promise<void>
+}
+
+type Pending = { req: WriteRequest; resolve: (r: WriteResult) => void; reject: (e: unknown) => void }
+
+export function createMessageWriter(database: Database, opts: WriterOptions): MessageWriter {
+  const retryForMs = opts.retryForMs ?? 10_000
+  let queue: Pending[] = []
+  let inFlight = 0
+  let flushing = false
+  let timer: ReturnType<typeof setTimeout> | null = null
+  let closed = false
+  let idleWaiters: (() => void)[] = []
+  const stats: WriterStats = {
+    batches: 0, messages: 0, errors: 0, retries: 0, queued: 0, flushMsTotal: 0, lastBatchSizes: [],
+  }
+
+  const schedule = () => {
+    if (flushing || queue.length === 0) return
+    if (queue.length >= opts.batchMax || opts.flushMs === 0) {
+      if (timer) clearTimeout(timer)
+      timer = null
+      queueMicrotask(flush)
+    } else if (!timer) {
+      timer = setTimeout(() => {
+        timer = null
+        flush()
+      }, opts.flushMs)
+    }
+  }
+
+  async function flush() {
+    if (flushing || queue.length === 0) return
+    flushing = true
+    const batch = queue.slice(0, opts.batchMax)
+    queue = queue.slice(batch.length)
+    inFlight = batch.length
+    const started = performance.now()
+    let attempt = 0
+    for (;;) {
+      try {
+        const outcomes = await commitBatch(database, batch, attempt > 0)
+        batch.forEach((p, i) => settle(p, outcomes[i]!))
+        break
+      } catch (err) {
+        stats.errors++
+        if (performance.now() - started > retryForMs) {
+          opts.log.error('writer: batch failed, giving up', { size: batch.length, error: String(err) })
+          const e = unavailable('The database is unavailable; the message was not stored. Retry later.')
+          for (const p of batch) p.reject(e)
+          break
+        }
+        attempt++
+        stats.retries++
+        opts.log.warn('writer: batch failed, retrying', { size: batch.length, attempt, error: String(err) })
+        await sleep(Math.min(50 * 2 ** (attempt - 1), 1000))
+      }
+    }
+    const ms = performance.now() - started
+    stats.batches++
+    stats.flushMsTotal += ms
+    stats.lastBatchSizes.push(batch.length)
+    if (stats.lastBatchSizes.length > 64) stats.lastBatchSizes.shift()
+    inFlight = 0
+    stats.queued = queue.length
+    flushing = false
+    if (queue.length > 0) {
+      // those waited a whole commit already: go again at once
+      if (timer) clearTimeout(timer)
+      timer = null
+      queueMicrotask(flush)
+    } else {
+      const w = idleWaiters
+      idleWaiters = []
+      for (const f of w) f()
+    }
+  }
+
+  function settle(p: Pending, o: Outcome) {
+    if (o instanceof AppError) p.reject(o)
+    else {
+      if (o.status === 'created') stats.messages++
+      p.resolve(o)
+    }
+  }
+
+  return {
+    stats,
+    submit(req) {
+      if (closed) return Promise.reject(unavailable('The server is shutting down; retry on another node.'))
+      if (queue.length + inFlight >= opts.queueMax) {
+        return Promise.reject(unavailable('The server is overloaded: the write queue is full. Retry later.'))
+      }
+      return new Promise<WriteResult>((resolve, reject) => {
+        queue.push({ req, resolve, reject })
+        stats.queued = queue.length
+        schedule()
+      })
+    },
+    drain() {
+      if (!flushing && queue.length === 0) return Promise.resolve()
+      return new Promise<void>((r) => {
+        idleWaiters.push(r)
+        if (timer) {
+          clearTimeout(timer)
+          timer = null
+          queueMicrotask(flush)
+        }
+      })
+    },
+    async close() {
+      closed = true
+      await this.drain()
+    },
+  }
+}
+
+type Outcome = WriteResult | AppError
+
+/**
+ * One transaction for the whole batch: lock its rooms in ascending id order
+ * (no deadlock between nodes), check membership, replies and client_msg_ids,
+ * hand out per-room seq, one multi-row insert, advance rooms.last_seq and the
+ * senders' read marks. `retry` = an earlier attempt may have committed.
+ */
+async function commitBatch(database: Database, batch: Pending[], retry: boolean): Promise<Outcome[]> {
+  return database.db.transaction(async (tx) => {
+    const ex: Executor = tx
+    const roomIds = [...new Set(batch.map((p) => p.req.roomId))].sort((a, b) => a - b)
+    const locked = await database.rows<{ id: number; last_seq: number }>(
+      sql`select id, last_seq from rooms
+          where id in (select value::int8 from json_array_elements_text(${JSON.stringify(roomIds)}::json))
+          order by id for update`,
+      ex,
+    )
+    const lastSeq = new Map(locked.map((r) => [r.id, Number(r.last_seq)]))
+
+    const pairs = batch.map((p) => ({ r: p.req.roomId, u: p.req.senderId }))
+    const members = await database.rows<{ room_id: number; user_id: number }>(
+      sql`select room_id, user_id from room_members
+          where (room_id, user_id) in (select x.r, x.u from json_to_recordset(${JSON.stringify(pairs)}::json) as x(r int8, u int8))`,
+      ex,
+    )
+    const isMember = new Set(members.map((m) => `${m.room_id}:${m.user_id}`))
+
+    const keyed = batch.filter((p) => p.req.clientMsgId)
+    const existing = new Map<string, MessageRow>()
+    if (keyed.length > 0) {
+      const keys = keyed.map((p) => ({ r: p.req.roomId, u: p.req.senderId, c: p.req.clientMsgId }))
+      const rows = await database.rows<MessageRow>(
+        sql`select ${messageColumns} from ${messageFrom}
+            where (m.room_id, m.sender_id, m.client_msg_id) in
+              (select x.r, x.u, x.c from json_to_recordset(${JSON.stringify(keys)}::json) as x(r int8, u int8, c text))`,
+        ex,
+      )
+      for (const r of rows) existing.set(`${r.room_id}:${r.sender_id}:${r.client_msg_id}`, r)
+    }
+
+    const replyIds = [...new Set(batch.map((p) => p.req.replyToId).filter((x): x is number => x != null))]
+    const replyRoom = new Map<number, number>()
+    if (replyIds.length > 0) {
+      const rows = await database.rows<{ id: number; room_id: number }>(
+        sql`select id, room_id from messages
+            where id in (select value::int8 from json_array_elements_text(${JSON.stringify(replyIds)}::json))`,
+        ex,
+      )
+      for (const r of rows) replyRoom.set(r.id, r.room_id)
+    }
+
+    const outcomes: (Outcome | { index: number })[] = []
+    const inserts: Record<string, unknown>[] = []
+    const firstInBatch = new Map<string, number>()
+    const readMarks = new Map<string, { r: number; u: number; s: number }>()
+    for (const p of batch) {
+      const q = p.req
+      if (!lastSeq.has(q.roomId)) {
+        outcomes.push(notFound('Room'))
+        continue
+      }
+      if (!isMember.has(`${q.roomId}:${q.senderId}`)) {
+        outcomes.push(notMember())
+        continue
+      }
+      if (q.replyToId != null && replyRoom.get(q.replyToId) !== q.roomId) {
+        outcomes.push(validation('reply_to_id: no such message in this room.'))
+        continue
+      }
+      if (q.clientMsgId) {
+        const key = `${q.roomId}:${q.senderId}:${q.clientMsgId}`
+        const prior = existing.get(key)
+        if (prior) {
+          // on a retry, finding our own key means the earlier attempt did commit
+          outcomes.push({ status: retry ? 'created' : 'duplicate', row: prior })
+          continue
+        }
+        const first = firstInBatch.get(key)
+        if (first !== undefined) {
+          outcomes.push({ index: -1 - first })
+          continue
+        }
+        firstInBatch.set(key, inserts.length)
+      }
+      const seq = lastSeq.get(q.roomId)! + 1
+      lastSeq.set(q.roomId, seq)
+      readMarks.set(`${q.roomId}:${q.senderId}`, { r: q.roomId, u: q.senderId, s: seq })
+      outcomes.push({ index: inserts.length })
+      inserts.push({
+        r: q.roomId, s: seq, u: q.senderId, t: q.type, c: q.content,
+        p: q.replyToId ?? null, a: q.attachment ?? null, k: q.clientMsgId ?? null,
+      })
+    }
+    if (inserts.length === 0) return outcomes.map((o) => (o instanceof AppError || 'status' in o ? o : notFound('Room')))
+
+    const inserted = await database.rows<MessageRow>(
+      sql`with m as (
+            insert into messages (room_id, seq, sender_id, type, content, reply_to_id, attachment, client_msg_id)
+            select x.r, x.s, x.u, x.t, x.c, x.p, x.a, x.k
+            from json_to_recordset(${JSON.stringify(inserts)}::json)
+              as x(r int8, s int8, u int8, t text, c text, p int8, a jsonb, k text)
+            returning *)
+          select ${messageColumns} from m left join users u on u.id = m.sender_id`,
+      ex,
+    )
+    const bySeq = new Map(inserted.map((r) => [`${r.room_id}:${r.seq}`, r]))
+    const rowAt = (i: number) => bySeq.get(`${inserts[i]!.r}:${inserts[i]!.s}`)!
+
+    const advanced = [...lastSeq].map(([r, s]) => ({ r, s }))
+    await database.rows(
+      sql`update rooms set last_seq = x.s, last_activity_at = now()
+          from json_to_recordset(${JSON.stringify(advanced)}::json) as x(r int8, s int8)
+          where rooms.id = x.r and rooms.last_seq < x.s`,
+      ex,
+    )
+    await database.rows(
+      sql`update room_members set last_read_seq = greatest(last_read_seq, x.s)
+          from json_to_recordset(${JSON.stringify([...readMarks.values()])}::json) as x(r int8, u int8, s int8)
+          where room_members.room_id = x.r and room_members.user_id = x.u`,
+      ex,
+    )
+    return outcomes.map((o): Outcome => {
+      if (o instanceof AppError || 'status' in o) return o
+      // index < 0: same client_msg_id earlier in this batch
+      return o.index >= 0 ? { status: 'created', row: rowAt(o.index) } : { status: 'duplicate', row: rowAt(-1 - o.index) }
+    })
+  })
+}

@@ -1,0 +1,170 @@
+import type { Bus, EventMeta } from '../bus/bus'
+import { RoomSequencer, type FetchRange } from '../bus/sequencer'
+import type { Logger } from '../lib/logger'
+
+/** What the hub needs of a socket session. */
+export interface HubMember {
+  readonly userId: number
+  /** The user was added to a room (on any node). */
+  onJoin(roomId: number): void
+  /** The user left or was removed, or the room was deleted. */
+  onLeave(roomId: number): void
+}
+
+/** Bun's server, for the one call the hub makes. */
+export type Publisher = { publish(topic: string, data: string): number }
+
+type RoomEntry = { members: Set<HubMember>; seq: RoomSequencer; ready: Promise<void> }
+
+export type HubOptions = {
+  bus: Bus
+  fetchRange: FetchRange
+  /** The room's committed last_seq, read after the bus subscription is active. */
+  lastSeq: (roomId: number) => Promise<number>
+  waitMs: number
+  log: Logger
+}
+
+/**
+ * This node's fan-out: what the bus brings goes to Bun's topic pub/sub, room
+ * messages through a per-room sequencer. Rooms and users are followed on the
+ * bus only while a local socket needs them (reference counted).
+ */
+export class Hub {
+  private server: Publisher | null = null
+  private rooms = new Map<number, RoomEntry>()
+  private users = new Map<number, Set<HubMember>>()
+  /** message.created frames delivered to local topics, for metrics */
+  delivered = 0
+
+  constructor(private readonly o: HubOptions) {
+    o.bus.setHandler((topic, frame, meta) => this.onEvent(topic, frame, meta))
+    o.bus.onResync(() => void this.resync())
+  }
+
+  attach(server: Publisher) {
+    this.server = server
+  }
+
+  get roomCount() {
+    return this.rooms.size
+  }
+
+  /** Follows a room for `m`; resolves once its sequencer knows where it stands. */
+  trackRoom(roomId: number, m: HubMember): Promise<void> {
+    let e = this.rooms.get(roomId)
+    if (!e) {
+      const seq = new RoomSequencer(
+        roomId,
+        (frame) => this.emitRoom(roomId, frame),
+        this.o.fetchRange,
+        this.o.waitMs,
+        (err) => this.o.log.warn('sequencer: gap fill failed', { room_id: roomId, error: String(err) }),
+      )
+      const topic = `room:${roomId}`
+      const ready = this.o.bus
+        .subscribe([topic])
+        .then(() => this.o.lastSeq(roomId))
+        .then((last) => seq.start(last))
+      e = { members: new Set(), seq, ready }
+      this.rooms.set(roomId, e)
+      ready.catch((err) => {
+        this.o.log.warn('hub: could not follow room', { room_id: roomId, error: String(err) })
+        if (this.rooms.get(roomId) === e) this.drop(roomId)
+      })
+    }
+    e.members.add(m)
+    return e.ready
+  }
+
+  untrackRoom(roomId: number, m: HubMember) {
+    const e = this.rooms.get(roomId)
+    if (!e || !e.members.delete(m)) return
+    if (e.members.size === 0) this.drop(roomId)
+  }
+
+  /** Last seq of the room published to this node's sockets; -1 if not followed. */
+  deliveredSeq(roomId: number): number {
+    return this.rooms.get(roomId)?.seq.delivered ?? -1
+  }
+
+  /** Publishes everything of the room up to `upto` to local sockets now, from the database where missing. */
+  async catchUp(roomId: number, upto: number): Promise<void> {
+    await this.rooms.get(roomId)?.seq.catchUp(upto)
+  }
+
+  trackUser(m: HubMember) {
+    let set = this.users.get(m.userId)
+    if (!set) {
+      set = new Set()
+      this.users.set(m.userId, set)
+      this.o.bus.subscribe([`user:${m.userId}`]).catch((err) => {
+        this.o.log.warn('hub: could not follow user', { user_id: m.userId, error: String(err) })
+      })
+    }
+    set.add(m)
+  }
+
+  untrackUser(m: HubMember) {
+    const set = this.users.get(m.userId)
+    if (!set || !set.delete(m)) return
+    if (set.size === 0) {
+      this.users.delete(m.userId)
+      this.o.bus.unsubscribe([`user:${m.userId}`])
+    }
+  }
+
+  /** Local sessions of a user (for presence counts and tests). */
+  sessionsOf(userId: number): number {
+    return this.users.get(userId)?.size ?? 0
+  }
+
+  close() {
+    for (const id of [...this.rooms.keys()]) this.drop(id)
+  }
+
+  private drop(roomId: number) {
+    const e = this.rooms.get(roomId)
+    if (!e) return
+    e.seq.stop()
+    this.rooms.delete(roomId)
+    this.o.bus.unsubscribe([`room:${roomId}`])
+  }
+
+  private emitRoom(roomId: number, frame: string) {
+    this.delivered++
+    this.server?.publish(`room:${roomId}`, frame)
+  }
+
+  private onEvent(topic: string, frame: string, meta: EventMeta | undefined) {
+    if (meta?.seq !== undefined) {
+      const roomId = Number(topic.slice(5))
+      // not followed here: no local socket wants it
+      this.rooms.get(roomId)?.seq.push(meta.seq, frame)
+      return
+    }
+    this.server?.publish(topic, frame)
+    if (meta?.join !== undefined || meta?.leave !== undefined) {
+      const userId = Number(topic.slice(5))
+      for (const m of [...(this.users.get(userId) ?? [])]) {
+        if (meta.join !== undefined) m.onJoin(meta.join)
+        if (meta.leave !== undefined) m.onLeave(meta.leave)
+      }
+    }
+    if (meta?.closeRoom !== undefined) {
+      for (const m of [...(this.rooms.get(meta.closeRoom)?.members ?? [])]) m.onLeave(meta.closeRoom)
+    }
+  }
+
+  /** After a relay reconnect: every followed room may have missed events. */
+  private async resync() {
+    for (const [roomId, e] of this.rooms) {
+      try {
+        await e.ready
+        await e.seq.catchUp(await this.o.lastSeq(roomId))
+      } catch (err) {
+        this.o.log.warn('hub: resync failed', { room_id: roomId, error: String(err) })
+      }
+    }
+  }
+}

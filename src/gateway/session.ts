@@ -1,0 +1,274 @@
+import type { Bus } from '../bus/bus'
+import type { Events } from '../chat/events'
+import type { MessagesService } from '../chat/messages'
+import type { RoomsService } from '../chat/rooms'
+import type { User, UsersService } from '../chat/users'
+import { AppError } from '../lib/errors'
+import type { Logger } from '../lib/logger'
+import type { PresenceStore } from '../presence/presence'
+import { CloseCode, parseClientFrame, type ClientFrame } from '../protocol/frames'
+import type { Hub, HubMember } from './hub'
+
+/** The part of Bun's ServerWebSocket a session uses (fakes in tests). */
+export interface SocketLike {
+  send(data: string): number
+  publish(topic: string, data: string): number
+  subscribe(topic: string): void
+  unsubscribe(topic: string): void
+  close(code?: number, reason?: string): void
+  getBufferedAmount(): number
+}
+
+export type SessionDeps = {
+  users: UsersService
+  rooms: RoomsService
+  messages: MessagesService
+  events: Events
+  bus: Bus
+  hub: Hub
+  presence: PresenceStore
+  log: Logger
+}
+
+export type SessionOptions = {
+  userId: number
+  /** false: only the user's own events; rooms one by one with `subscribe` */
+  autoSubscribe: boolean
+  /** the per-room socket (/v1/rooms/:id/ws): this room only */
+  onlyRoom: number | null
+  /** per-room socket: resume after this seq */
+  afterSeq: number | null
+}
+
+/** More missing messages than this on subscribe: the client reads history over REST. */
+export const REPLAY_MAX = 1000
+/** Bad frames allowed per minute before the socket is closed with 1008. */
+const ABUSE_PER_MINUTE = 20
+/** Typing relayed at most once per user, room and this many ms. */
+const TYPING_INTERVAL_MS = 1000
+
+/**
+ * One WebSocket: authenticated user, followed rooms, frames in and out. The
+ * Bun handlers only forward open/message/close here.
+ */
+export class Session implements HubMember {
+  readonly sessionId = crypto.randomUUID()
+  readonly userId: number
+  private user: User | null = null
+  /** followed rooms → generation; a newer subscribe or unsubscribe bumps it */
+  private rooms = new Map<number, number>()
+  private gen = 0
+  private closed = false
+  private abuse = 0
+  private abuseWindow = 0
+  private typingAt = new Map<number, number>()
+
+  constructor(
+    private readonly ws: SocketLike,
+    private readonly d: SessionDeps,
+    private readonly o: SessionOptions,
+  ) {
+    this.userId = o.userId
+  }
+
+  private send(frame: object) {
+    if (!this.closed) this.ws.send(JSON.stringify(frame))
+  }
+
+  async open(): Promise<void> {
+    const { d, o } = this
+    d.hub.trackUser(this)
+    if (o.onlyRoom === null) this.ws.subscribe(`user:${this.userId}`)
+    const [user, seqs] = await Promise.all([d.users.get(this.userId), d.rooms.roomSeqs(this.userId)])
+    if (this.closed) return
+    this.user = user
+    const mine = o.onlyRoom === null ? seqs : seqs.filter((r) => r.id === o.onlyRoom)
+    this.send({ type: 'ready', user: { ...user, online: true }, rooms: mine, session_id: this.sessionId })
+    if (await d.presence.connect(this.userId)) {
+      for (const r of seqs) {
+        d.events.toRoom(r.id, { type: 'presence', user_id: user.id, nickname: user.nickname, status: 'online', last_seen: null })
+      }
+    }
+    if (o.onlyRoom !== null) {
+      await this.subscribeRoom(o.onlyRoom, o.afterSeq, o.afterSeq !== null)
+    } else if (o.autoSubscribe) {
+      // the client was told last_seq in `ready`: it gets everything after it
+      await Promise.all(mine.map((r) => this.subscribeRoom(r.id, r.last_seq, false)))
+    }
+  }
+
+  async onText(text: string): Promise<void> {
+    const parsed = parseClientFrame(text)
+    if (!parsed.ok) {
+      this.send({ type: 'error', code: parsed.code, detail: parsed.detail, ...(parsed.client_msg_id ? { client_msg_id: parsed.client_msg_id } : {}) })
+      this.countAbuse()
+      return
+    }
+    const f = parsed.frame
+    try {
+      await this.handle(f)
+    } catch (err) {
+      const e = err instanceof AppError ? err : null
+      if (!e) this.d.log.error('gateway: frame failed', { type: f.type, error: String(err) })
+      this.send({
+        type: 'error',
+        code: e?.code ?? 'internal',
+        detail: e?.message ?? 'Internal server error.',
+        ...(f.type === 'message.send' ? { client_msg_id: f.client_msg_id ?? null } : {}),
+        ...('room_id' in f ? { room_id: f.room_id } : {}),
+      })
+    }
+  }
+
+  private async handle(f: ClientFrame): Promise<void> {
+    const { d } = this
+    switch (f.type) {
+      case 'ping':
+        this.send({ type: 'pong' })
+        return
+      case 'message.send': {
+        const { message } = await d.messages.send(this.userId, f.room_id, {
+          content: f.content, reply_to_id: f.reply_to_id, client_msg_id: f.client_msg_id,
+        })
+        this.send({ type: 'ack', client_msg_id: f.client_msg_id ?? null, message })
+        return
+      }
+      case 'typing': {
+        if (!this.rooms.has(f.room_id)) await d.rooms.requireMember(f.room_id, this.userId)
+        const now = Date.now()
+        if (f.is_typing && now - (this.typingAt.get(f.room_id) ?? 0) < TYPING_INTERVAL_MS) return
+        this.typingAt.set(f.room_id, f.is_typing ? now : 0)
+        const frame = JSON.stringify({
+          type: 'typing', room_id: f.room_id, user_id: this.userId, nickname: this.user?.nickname ?? '', is_typing: f.is_typing,
+        })
+        // everyone but this socket: Bun's ws.publish skips the publisher; other nodes via the bus
+        this.ws.publish(`room:${f.room_id}`, frame)
+        d.bus.publish(`room:${f.room_id}`, frame, { remoteOnly: true })
+        return
+      }
+      case 'read':
+        await d.messages.read(f.room_id, this.userId, f.seq)
+        return
+      case 'subscribe':
+        if (this.o.onlyRoom !== null && f.room_id !== this.o.onlyRoom) {
+          throw new AppError('forbidden', 'This socket follows one room only; use /v1/ws for others.')
+        }
+        await d.rooms.requireMember(f.room_id, this.userId)
+        await this.subscribeRoom(f.room_id, f.after_seq ?? null, true)
+        return
+      case 'unsubscribe':
+        this.dropRoom(f.room_id)
+        this.send({ type: 'unsubscribed', room_id: f.room_id })
+        return
+    }
+  }
+
+  /**
+   * Follows a room from `afterSeq`: replays what this node already published
+   * from the database, then joins the live topic at a point where nothing can
+   * slip between (no gap, no duplicate at the seam).
+   */
+  private async subscribeRoom(roomId: number, afterSeq: number | null, announce: boolean): Promise<void> {
+    const { hub } = this.d
+    const topic = `room:${roomId}`
+    const gen = ++this.gen
+    this.rooms.set(roomId, gen)
+    this.ws.unsubscribe(topic)
+    const current = () => !this.closed && this.rooms.get(roomId) === gen
+    try {
+      await hub.trackRoom(roomId, this)
+      if (!current()) return
+      let sent = afterSeq ?? hub.deliveredSeq(roomId)
+      if (afterSeq !== null && hub.deliveredSeq(roomId) - afterSeq > REPLAY_MAX) {
+        this.dropRoom(roomId)
+        this.send({ type: 'resync_required', room_id: roomId, last_seq: hub.deliveredSeq(roomId) })
+        return
+      }
+      for (let rounds = 0; ; rounds++) {
+        const delivered = hub.deliveredSeq(roomId)
+        if (delivered < 0 || rounds > 50) throw new AppError('unavailable', 'Could not follow the room; subscribe again.')
+        if (sent === delivered) break
+        if (sent > delivered) {
+          // the client has seen more than this node published: publish up to it first
+          await hub.catchUp(roomId, sent)
+        } else {
+          const frames = await this.d.messages.frames(roomId, sent, delivered)
+          if (!current()) return
+          for (const f of frames) {
+            if (f.seq <= sent) continue
+            this.ws.send(f.frame)
+            sent = f.seq
+          }
+          // seqs the database no longer has (expired) are skipped
+          sent = Math.max(sent, delivered)
+        }
+        if (!current()) return
+      }
+      // synchronous from the last check: no event can be published in between
+      this.ws.subscribe(topic)
+      if (announce) this.send({ type: 'subscribed', room_id: roomId, last_seq: sent })
+    } catch (err) {
+      if (this.rooms.get(roomId) === gen) this.dropRoom(roomId)
+      throw err
+    }
+  }
+
+  private dropRoom(roomId: number) {
+    if (!this.rooms.delete(roomId)) return
+    this.ws.unsubscribe(`room:${roomId}`)
+    this.d.hub.untrackRoom(roomId, this)
+  }
+
+  onJoin(roomId: number) {
+    if (this.closed || !this.o.autoSubscribe || this.o.onlyRoom !== null || this.rooms.has(roomId)) return
+    // from what this node publishes next: the room.created event carried last_seq
+    this.subscribeRoom(roomId, null, false).catch((err) => {
+      this.d.log.warn('gateway: auto-subscribe failed', { room_id: roomId, error: String(err) })
+    })
+  }
+
+  onLeave(roomId: number) {
+    this.dropRoom(roomId)
+  }
+
+  closeSocket(code: number, reason: string) {
+    this.ws.close(code, reason)
+  }
+
+  /** True when the socket's send buffer passed `limit` bytes (caller closes it with 1013). */
+  isSlow(limit: number): boolean {
+    return this.ws.getBufferedAmount() > limit
+  }
+
+  private countAbuse() {
+    const minute = Math.floor(Date.now() / 60_000)
+    if (minute !== this.abuseWindow) {
+      this.abuseWindow = minute
+      this.abuse = 0
+    }
+    if (++this.abuse > ABUSE_PER_MINUTE) this.ws.close(CloseCode.policy, 'too many bad frames')
+  }
+
+  /** The socket closed: release rooms and presence. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const { d } = this
+    for (const roomId of [...this.rooms.keys()]) {
+      this.rooms.delete(roomId)
+      d.hub.untrackRoom(roomId, this)
+    }
+    d.hub.untrackUser(this)
+    if (!this.user) return
+    if (await d.presence.disconnect(this.userId)) {
+      const at = new Date()
+      await d.users.touchLastSeen(this.userId, at).catch(() => {})
+      const seqs = await d.rooms.roomSeqs(this.userId).catch(() => [])
+      for (const r of seqs) {
+        d.events.toRoom(r.id, {
+          type: 'presence', user_id: this.userId, nickname: this.user.nickname, status: 'offline', last_seen: at.toISOString(),
+        })
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { Elysia, ValidationError } from 'elysia'
+import { AppError, type ErrorBody } from '../lib/errors'
+import type { Logger } from '../lib/logger'
+
+const json = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } })
+
+/** The answer for any error: `{detail, code}`, never a stack trace. */
+export function errorResponse(error: unknown, code: string | number, log: Logger): Response {
+  if (error instanceof AppError) {
+    const headers: Record<string, string> = error.retryAfter ? { 'retry-after': String(error.retryAfter) } : {}
+    return json(error.status, error.toBody(), headers)
+  }
+  if (error instanceof ValidationError || code === 'VALIDATION') {
+    return json(422, { detail: validationDetail(error), code: 'validation' })
+  }
+  if (code === 'PARSE' || code === 'INVALID_COOKIE_SIGNATURE') {
+    return json(400, { detail: 'The request body is not valid JSON.', code: 'bad_request' })
+  }
+  if (code === 'NOT_FOUND') return json(404, { detail: 'No such route.', code: 'not_found' })
+  const status = (error as { status?: number })?.status
+  if (status === 413) return json(413, { detail: 'The request body is too large.', code: 'too_large' })
+  log.error('unhandled error', { error: String(error), stack: (error as Error)?.stack })
+  return json(500, { detail: 'Internal server error.', code: 'internal' })
+}
+
+function validationDetail(error: unknown): string {
+  if (!(error instanceof ValidationError)) return 'The request failed validation.'
+  const first = error.all[0]
+  if (!first) return 'The request failed validation.'
+  const path = 'path' in first && first.path ? first.path.replace(/^\//, '').replace(/\//g, '.') : ''
+  const field = path || (error.type === 'body' ? 'body' : error.type)
+  const msg = 'message' in first ? first.message : 'is invalid'
+  return `${field}: ${msg}.`
+}
+
+/** Maps every error of the app in one place. */
+export const errorPlugin = (log: Logger) =>
+  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ error, code }) => errorResponse(error, code, log))

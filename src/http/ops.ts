@@ -1,0 +1,30 @@
+import { Elysia } from 'elysia'
+
+export type OpsDeps = {
+  /** Resolves when every dependency answers; rejects otherwise. */
+  ready: () => Promise<void>
+  draining: () => boolean
+  /** Prometheus exposition text. */
+  metrics: () => string
+}
+
+export const opsRoutes = (d: OpsDeps) =>
+  new Elysia()
+    .get('/healthz', () => ({ status: 'ok' }))
+    .get('/readyz', async ({ set }) => {
+      if (d.draining()) {
+        set.status = 503
+        return { detail: 'The server is draining.', code: 'unavailable' }
+      }
+      try {
+        await d.ready()
+        return { status: 'ready' }
+      } catch (err) {
+        set.status = 503
+        return { detail: `A dependency is down: ${String(err instanceof Error ? err.message : err)}`, code: 'unavailable' }
+      }
+    })
+    .get('/metrics', ({ set }) => {
+      set.headers['content-type'] = 'text/plain; version=0.0.4'
+      return d.metrics()
+    })

@@ -1,0 +1,74 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+
+const RoomId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
+const SeqNo = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+
+/** Client → server frames (API.md "WebSocket protocol"), keyed on `type`. */
+export const ClientFrames = {
+  'message.send': Type.Object({
+    type: Type.Literal('message.send'),
+    room_id: RoomId,
+    content: Type.String({ maxLength: 100_000 }),
+    reply_to_id: Type.Optional(Type.Union([Type.Null(), RoomId])),
+    client_msg_id: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 100 })])),
+  }),
+  typing: Type.Object({ type: Type.Literal('typing'), room_id: RoomId, is_typing: Type.Boolean() }),
+  read: Type.Object({ type: Type.Literal('read'), room_id: RoomId, seq: SeqNo }),
+  subscribe: Type.Object({ type: Type.Literal('subscribe'), room_id: RoomId, after_seq: Type.Optional(Type.Union([Type.Null(), SeqNo])) }),
+  unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), room_id: RoomId }),
+  ping: Type.Object({ type: Type.Literal('ping') }),
+} as const
+
+export type ClientFrameType = keyof typeof ClientFrames
+export type ClientFrame = { [K in ClientFrameType]: Static<(typeof ClientFrames)[K]> }[ClientFrameType]
+
+const checks = Object.fromEntries(
+  Object.entries(ClientFrames).map(([k, s]) => [k, TypeCompiler.Compile(s as TSchema)]),
+) as Record<ClientFrameType, TypeCheck<TSchema>>
+
+export type ParsedFrame =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; code: 'bad_request' | 'validation'; detail: string; client_msg_id?: string }
+
+/** Parses and validates one text frame, once. */
+export function parseClientFrame(text: string): ParsedFrame {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return { ok: false, code: 'bad_request', detail: 'The frame is not valid JSON.' }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'bad_request', detail: 'A frame must be a JSON object with a type.' }
+  }
+  const type = (value as { type?: unknown }).type
+  if (typeof type !== 'string' || !Object.hasOwn(checks, type)) {
+    return { ok: false, code: 'bad_request', detail: `Unknown frame type ${JSON.stringify(type ?? null)}.` }
+  }
+  const check = checks[type as ClientFrameType]
+  if (!check.Check(value)) {
+    const first = check.Errors(value).First()
+    const field = first?.path.replace(/^\//, '').replace(/\//g, '.') || 'frame'
+    const cmid = (value as { client_msg_id?: unknown }).client_msg_id
+    return {
+      ok: false,
+      code: 'validation',
+      detail: `${field}: ${first?.message ?? 'is invalid'}.`,
+      ...(typeof cmid === 'string' ? { client_msg_id: cmid } : {}),
+    }
+  }
+  return { ok: true, frame: value as ClientFrame }
+}
+
+/** WebSocket close codes the server uses, and why. */
+export const CloseCode = {
+  /** server shutting down (drain) */
+  goingAway: 1001,
+  /** repeated abuse: bad frames past the allowance */
+  policy: 1008,
+  /** a frame over MAX_FRAME_BYTES */
+  tooBig: 1009,
+  /** the socket could not keep up with its rooms */
+  tryAgainLater: 1013,
+} as const
