@@ -77,7 +77,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
         lock.release()
       }
     },
-    close: () => client.end({ timeout: 5 }),
+    close: () => client.end({ timeout: 2 }),
   }
 }
 

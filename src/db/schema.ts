@@ -111,3 +111,18 @@ export const messages = pgTable(
     uniqueIndex('messages_client_msg_key').on(t.roomId, t.senderId, t.clientMsgId),
   ],
 )
+
+/**
+ * What each writer batch committed, so that a retry after an ambiguous
+ * failure (the connection died around COMMIT) answers from the first attempt
+ * instead of inserting twice. Rows older than an hour are swept.
+ */
+export const writerBatches = pgTable(
+  'writer_batches',
+  {
+    id: text('id').primaryKey(),
+    outcome: jsonb('outcome').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('writer_batches_created_idx').on(t.createdAt)],
+)

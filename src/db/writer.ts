@@ -94,10 +94,11 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
     queue = queue.slice(batch.length)
     inFlight = batch.length
     const started = performance.now()
+    const batchId = crypto.randomUUID()
     let attempt = 0
     for (;;) {
       try {
-        const outcomes = await commitBatch(database, batch, attempt > 0)
+        const outcomes = await commitBatch(database, batch, batchId, attempt > 0)
         batch.forEach((p, i) => settle(p, outcomes[i]!))
         break
       } catch (err) {
@@ -122,6 +123,9 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
     inFlight = 0
     stats.queued = queue.length
     flushing = false
+    if (stats.batches % 1000 === 0) {
+      database.rows(sql`delete from writer_batches where created_at < now() - interval '1 hour'`).catch(() => {})
+    }
     if (queue.length > 0) {
       // those waited a whole commit already: go again at once
       if (timer) clearTimeout(timer)
@@ -175,15 +179,41 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
 
 type Outcome = WriteResult | AppError
 
+/** A batch's outcome as writer_batches keeps it: a message id and whether it was new, or an error. */
+type StoredOutcome = { c: number } | { d: number } | { e: AppError['code']; m: string }
+
 /**
  * One transaction for the whole batch: lock its rooms in ascending id order
  * (no deadlock between nodes), check membership, replies and client_msg_ids,
  * hand out per-room seq, one multi-row insert, advance rooms.last_seq and the
- * senders' read marks. `retry` = an earlier attempt may have committed.
+ * senders' read marks, and record the outcome under `batchId`. `retry` = an
+ * earlier attempt may have committed: its recorded outcome is the answer.
  */
-async function commitBatch(database: Database, batch: Pending[], retry: boolean): Promise<Outcome[]> {
+async function commitBatch(database: Database, batch: Pending[], batchId: string, retry: boolean): Promise<Outcome[]> {
+  try {
+    return await commitOnce(database, batch, batchId, retry)
+  } catch (err) {
+    if (err instanceof AlreadyCommitted) return err.outcomes
+    throw err
+  }
+}
+
+async function commitOnce(database: Database, batch: Pending[], batchId: string, retry: boolean): Promise<Outcome[]> {
   return database.db.transaction(async (tx) => {
-    const ex: Executor = tx
+    const outcomes = await writeBatch(database, tx, batch, batchId, retry)
+    const stored: StoredOutcome[] = outcomes.map((o) =>
+      o instanceof AppError ? { e: o.code, m: o.message } : o.status === 'created' ? { c: o.row.id } : { d: o.row.id },
+    )
+    await database.rows(sql`insert into writer_batches (id, outcome) values (${batchId}, ${JSON.stringify(stored)}::jsonb)`, tx)
+    return outcomes
+  })
+}
+
+class AlreadyCommitted {
+  constructor(readonly outcomes: Outcome[]) {}
+}
+
+async function writeBatch(database: Database, ex: Executor, batch: Pending[], batchId: string, retry: boolean): Promise<Outcome[]> {
     const roomIds = [...new Set(batch.map((p) => p.req.roomId))].sort((a, b) => a - b)
     const locked = await database.rows<{ id: number; last_seq: number }>(
       sql`select id, last_seq from rooms
@@ -192,6 +222,14 @@ async function commitBatch(database: Database, batch: Pending[], retry: boolean)
       ex,
     )
     const lastSeq = new Map(locked.map((r) => [r.id, Number(r.last_seq)]))
+    if (retry) {
+      // the room locks wait for an earlier attempt still running; after them its commit is visible
+      const [prior] = await database.rows<{ outcome: StoredOutcome[] | string }>(
+        sql`select outcome from writer_batches where id = ${batchId}`,
+        ex,
+      )
+      if (prior) throw new AlreadyCommitted(await replay(database, ex, prior.outcome))
+    }
 
     const pairs = batch.map((p) => ({ r: p.req.roomId, u: p.req.senderId }))
     const members = await database.rows<{ room_id: number; user_id: number }>(
@@ -247,8 +285,7 @@ async function commitBatch(database: Database, batch: Pending[], retry: boolean)
         const key = `${q.roomId}:${q.senderId}:${q.clientMsgId}`
         const prior = existing.get(key)
         if (prior) {
-          // on a retry, finding our own key means the earlier attempt did commit
-          outcomes.push({ status: retry ? 'created' : 'duplicate', row: prior })
+          outcomes.push({ status: 'duplicate', row: prior })
           continue
         }
         const first = firstInBatch.get(key)
@@ -300,5 +337,22 @@ async function commitBatch(database: Database, batch: Pending[], retry: boolean)
       // index < 0: same client_msg_id earlier in this batch
       return o.index >= 0 ? { status: 'created', row: rowAt(o.index) } : { status: 'duplicate', row: rowAt(-1 - o.index) }
     })
+}
+
+/** Rebuilds a committed batch's outcomes from writer_batches. */
+async function replay(database: Database, ex: Executor, raw: StoredOutcome[] | string): Promise<Outcome[]> {
+  const stored = typeof raw === 'string' ? (JSON.parse(raw) as StoredOutcome[]) : raw
+  const ids = stored.flatMap((o) => ('c' in o ? [o.c] : 'd' in o ? [o.d] : []))
+  const rows = ids.length === 0 ? [] : await database.rows<MessageRow>(
+    sql`select ${messageColumns} from ${messageFrom}
+        where m.id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+    ex,
+  )
+  const byId = new Map(rows.map((r) => [r.id, r]))
+  return stored.map((o): Outcome => {
+    if ('e' in o) return new AppError(o.e, o.m)
+    const row = byId.get('c' in o ? o.c : o.d)
+    if (!row) return notFound('Message')
+    return { status: 'c' in o ? 'created' : 'duplicate', row }
   })
 }
