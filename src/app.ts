@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { createAccessTokens } from './auth/tokens'
 import type { Bus } from './bus/bus'
 import { createLocalBus } from './bus/bus.local'
+import { createRedisBus } from './bus/bus.redis'
 import { createEvents } from './chat/events'
 import { createMessagesService } from './chat/messages'
 import { createRateLimiter } from './chat/rate-limit'
@@ -23,6 +24,7 @@ import { AppError } from './lib/errors'
 import { createLogger, type Logger } from './lib/logger'
 import { renderMetrics } from './lib/metrics'
 import { createMemoryPresence } from './presence/presence.memory'
+import { createRedisPresence } from './presence/presence.redis'
 import type { PresenceStore } from './presence/presence'
 
 /** Largest JSON body a REST route accepts, bytes. */
@@ -38,8 +40,14 @@ export type ChatServer = Awaited<ReturnType<typeof createChatServer>>
 export async function createChatServer(config: Config, log: Logger = createLogger(config.LOG_LEVEL, { node: config.NODE_ID })) {
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR })
   await database.migrate()
-  const bus: Bus = createLocalBus()
-  const presence: PresenceStore = createMemoryPresence()
+  let onPresenceExpired: (userId: number, lastSeen: string) => void = () => {}
+  const redis = config.REDIS_URL
+    ? { url: config.REDIS_URL, nodeId: config.NODE_ID, prefix: config.REDIS_PREFIX, log }
+    : null
+  const bus: Bus = redis ? await createRedisBus(redis) : createLocalBus()
+  const presence: PresenceStore = redis
+    ? await createRedisPresence({ ...redis, ttlMs: config.PRESENCE_TTL_MS, onExpired: (id, seen) => onPresenceExpired(id, seen) })
+    : createMemoryPresence()
   const tokens = createAccessTokens(config.JWT_SECRET, config.ACCESS_TTL)
   const writer = createMessageWriter(database, {
     flushMs: config.FLUSH_MS, batchMax: config.BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, log,
@@ -50,6 +58,15 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   const messages = createMessagesService({
     database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES), maxMessageChars: config.MAX_MESSAGE_CHARS,
   })
+  onPresenceExpired = (userId, lastSeen) => {
+    void (async () => {
+      await users.touchLastSeen(userId, new Date(lastSeen))
+      const u = await users.get(userId)
+      for (const r of await rooms.roomSeqs(userId)) {
+        events.toRoom(r.id, { type: 'presence', user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen })
+      }
+    })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: String(err) }))
+  }
   const hub = new Hub({
     bus, log, waitMs: config.SEQUENCER_WAIT_MS,
     fetchRange: (roomId, after, upto) => messages.frames(roomId, after, upto),

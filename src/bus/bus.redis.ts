@@ -1,0 +1,124 @@
+import { Redis } from 'ioredis'
+import type { Logger } from '../lib/logger'
+import type { Bus, BusHandler, EventMeta } from './bus'
+
+export type RedisBusOptions = {
+  url: string
+  nodeId: string
+  /** prefix of every channel (tests use a unique one) */
+  prefix: string
+  log: Logger
+}
+
+/**
+ * Several nodes over Redis pub/sub. Each event is published once, on its
+ * topic's channel, as `[nodeId, meta]\n<frame>`; a node hears only topics it
+ * subscribed and drops its own. Redis pub/sub is at-most-once: after a
+ * reconnect the node resubscribes and `onResync` callbacks fill the gaps.
+ */
+export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
+  const common = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (n: number) => Math.min(50 * n, 1000) }
+  const pub = new Redis(o.url, { ...common, connectionName: `${o.nodeId}:pub` })
+  const sub = new Redis(o.url, { ...common, connectionName: `${o.nodeId}:sub` })
+  let handler: BusHandler = () => {}
+  const resyncs: (() => void)[] = []
+  /** what the hub wants; `active` what Redis has */
+  const wanted = new Set<string>()
+  const active = new Set<string>()
+  let waiters: { topics: string[]; resolve: () => void; reject: (e: unknown) => void }[] = []
+  let flushQueued = false
+  let everReady = false
+  let closed = false
+
+  for (const c of [pub, sub]) c.on('error', (err) => o.log.warn('redis bus: connection error', { error: String(err) }))
+  sub.on('ready', () => {
+    if (!everReady) {
+      everReady = true
+      return
+    }
+    // ioredis resubscribed what it had; events in between were lost
+    o.log.warn('redis bus: reconnected; filling gaps from the database')
+    for (const cb of resyncs) cb()
+  })
+  const prefixLen = o.prefix.length
+  sub.on('message', (channel: string, payload: string) => {
+    const nl = payload.indexOf('\n')
+    if (nl < 0) return
+    let head: [string, EventMeta | undefined]
+    try {
+      head = JSON.parse(payload.slice(0, nl)) as [string, EventMeta | undefined]
+    } catch {
+      return
+    }
+    // what this node published it delivered itself, synchronously
+    if (head[0] === o.nodeId) return
+    handler(channel.slice(prefixLen), payload.slice(nl + 1), head[1] ?? undefined)
+  })
+
+  await Promise.all([pub.connect(), sub.connect()])
+
+  /** One SUBSCRIBE and one UNSUBSCRIBE per tick, whatever the number of rooms. */
+  async function flush() {
+    flushQueued = false
+    const batch = waiters
+    waiters = []
+    const toSub = [...wanted].filter((t) => !active.has(t))
+    const toUnsub = [...active].filter((t) => !wanted.has(t))
+    try {
+      if (toUnsub.length > 0) {
+        for (const t of toUnsub) active.delete(t)
+        await sub.unsubscribe(...toUnsub.map((t) => o.prefix + t))
+      }
+      if (toSub.length > 0) {
+        await sub.subscribe(...toSub.map((t) => o.prefix + t))
+        for (const t of toSub) active.add(t)
+      }
+      for (const w of batch) w.resolve()
+    } catch (err) {
+      for (const w of batch) w.reject(err)
+    }
+  }
+  const queueFlush = () => {
+    if (flushQueued) return
+    flushQueued = true
+    setImmediate(() => void flush())
+  }
+
+  return {
+    kind: 'redis',
+    setHandler: (h) => {
+      handler = h
+    },
+    onResync: (cb) => {
+      resyncs.push(cb)
+    },
+    publish(topic, frame, meta) {
+      if (!meta?.remoteOnly) handler(topic, frame, meta)
+      const head = JSON.stringify([o.nodeId, meta ?? null])
+      pub.publish(o.prefix + topic, `${head}\n${frame}`).catch((err: unknown) => {
+        // other nodes fill the gap from the database (sequencer, resync)
+        o.log.warn('redis bus: publish failed', { topic, error: String(err) })
+      })
+    },
+    subscribe(topics) {
+      for (const t of topics) wanted.add(t)
+      if (topics.every((t) => active.has(t))) return Promise.resolve()
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ topics, resolve, reject })
+        queueFlush()
+      })
+    },
+    unsubscribe(topics) {
+      for (const t of topics) wanted.delete(t)
+      if (!closed) queueFlush()
+    },
+    async ping() {
+      await pub.ping()
+    },
+    async close() {
+      closed = true
+      pub.disconnect()
+      sub.disconnect()
+    },
+  }
+}
