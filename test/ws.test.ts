@@ -17,7 +17,7 @@ describe('upgrade', () => {
     for (const q of ['', '?token=nope']) {
       const r = await fetch(`${s.url}/v1/ws${q}`, { headers: { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } })
       expect(r.status).toBe(401)
-      expect((await r.json()).code).toBe('unauthorized')
+      expect(((await r.json()) as { code: string }).code).toBe('unauthorized')
     }
   })
 
@@ -44,7 +44,7 @@ describe('upgrade', () => {
       headers: { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
     })
     expect(r.status).toBe(403)
-    expect((await r.json()).code).toBe('not_member')
+    expect(((await r.json()) as { code: string }).code).toBe('not_member')
   })
 })
 
