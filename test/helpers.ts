@@ -197,3 +197,33 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 5000, w
     await Bun.sleep(10)
   }
 }
+
+/** A node in its own process (for kill -9 and SIGTERM), listening on a free port. */
+export type NodeProcess = { proc: ReturnType<typeof Bun.spawn>; url: string; wsUrl: string; api: Api; output: () => string }
+
+export async function spawnNode(env: Record<string, string>): Promise<NodeProcess> {
+  const proc = Bun.spawn(['bun', `${import.meta.dir}/../src/index.ts`], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: 'test-secret', LOG_LEVEL: 'info', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  let out = ''
+  const decoder = new TextDecoder()
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node did not start: ${out}`)), 20_000)
+    void (async () => {
+      for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+        out += decoder.decode(chunk)
+        const m = /"msg":"listening".*?"url":"([^"]+)"/.exec(out)
+        if (m) {
+          clearTimeout(timer)
+          resolve(m[1]!.replace(/\/$/, ''))
+        }
+      }
+    })()
+    void (async () => {
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) out += decoder.decode(chunk)
+    })()
+  })
+  return { proc, url, wsUrl: url.replace(/^http/, 'ws'), api: api(url), output: () => out }
+}
