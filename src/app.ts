@@ -9,6 +9,11 @@ import { createMessagesService } from './chat/messages'
 import { createRateLimiter } from './chat/rate-limit'
 import { createRoomsService } from './chat/rooms'
 import { createUsersService } from './chat/users'
+import { toMessage } from './chat/message-view'
+import { createReactionsService, withReactions } from './chat/reactions'
+import { createSearch } from './chat/search'
+import { createSettingsService } from './chat/settings'
+import { featureRoutes } from './http/features'
 import type { Config } from './config'
 import { openDatabase } from './db/client'
 import { createMessageWriter } from './db/writer'
@@ -67,6 +72,13 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       }
     })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: String(err) }))
   }
+  const search = createSearch(database, (r) => toMessage(r))
+  const reactions = createReactionsService({ database, requireMember: rooms.requireMember, events, view: (r) => toMessage(r) })
+  const settings = createSettingsService(database, rooms, log)
+  // retention: every node sweeps; a second delete of the same rows finds nothing
+  const retentionTimer = setInterval(() => {
+    settings.sweepRetention().catch((err) => log.warn('retention sweep failed', { error: String(err) }))
+  }, config.RETENTION_SWEEP_MS)
   const hub = new Hub({
     bus, log, waitMs: config.SEQUENCER_WAIT_MS,
     fetchRange: (roomId, after, upto) => messages.frames(roomId, after, upto),
@@ -109,6 +121,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     .use(userRoutes(users, tokens))
     .use(roomRoutes(rooms, tokens))
     .use(messageRoutes(messages, tokens))
+    .use(featureRoutes({ rooms, settings, reactions, search, tokens, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
 
   /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
@@ -127,7 +140,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   let server: Server<SocketData> | null = null
 
   return {
-    config, database, writer, bus, hub, gateway, users, rooms, messages, app, log,
+    config, database, writer, bus, hub, gateway, users, rooms, messages, settings, app, log,
     /** Starts listening on HOST:PORT (PORT 0 = any free port). */
     listen(): Server<SocketData> {
       server = Bun.serve<SocketData>({
@@ -147,6 +160,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
      */
     async close(): Promise<void> {
       draining = true
+      clearInterval(retentionTimer)
       gateway.stopAccepting()
       server?.stop(false)
       await writer.close()

@@ -39,6 +39,7 @@ export const ConfigSchema = Type.Object({
   SEQUENCER_WAIT_MS: Int(1, 10_000, 'how long a node holds later events before filling a seq gap from the database, ms'),
   WS_IDLE_SECONDS: Int(5, 960, 'a socket silent this long is pinged, and closed if still silent'),
   WS_BACKPRESSURE_BYTES: Int(1024, 1024 * 1024 * 1024, 'a socket whose send buffer passes this is closed with 1013'),
+  RETENTION_SWEEP_MS: Int(1000, 86_400_000, 'how often expired messages (retention_days) are deleted, ms'),
   SHUTDOWN_GRACE_MS: Int(100, 60_000, 'drain time limit on SIGTERM, ms'),
 })
 
@@ -71,6 +72,7 @@ const defaults: Record<string, string> = {
   SEQUENCER_WAIT_MS: '50',
   WS_IDLE_SECONDS: '60',
   WS_BACKPRESSURE_BYTES: String(4 * 1024 * 1024),
+  RETENTION_SWEEP_MS: '60000',
   SHUTDOWN_GRACE_MS: '8000',
 }
 

@@ -126,3 +126,33 @@ export const writerBatches = pgTable(
   },
   (t) => [index('writer_batches_created_idx').on(t.createdAt)],
 )
+
+export const reactions = pgTable(
+  'reactions',
+  {
+    messageId: id('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+    userId: id('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    emoji: text('emoji').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.userId, t.emoji] })],
+)
+
+/** Uploaded files; the bytes live in storage (local disk or S3) under `storageKey`. */
+export const files = pgTable(
+  'files',
+  {
+    /** random, unguessable: it is in the file URL */
+    id: text('id').primaryKey(),
+    roomId: id('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    uploaderId: id('uploader_id').references(() => users.id, { onDelete: 'set null' }),
+    /** sanitized: no path, no control characters */
+    name: text('name').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    /** detected from the bytes, not the name */
+    mime: text('mime').notNull(),
+    storageKey: text('storage_key').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('files_room_idx').on(t.roomId)],
+)

@@ -46,6 +46,8 @@ export const REPLAY_MAX = 1000
 const ABUSE_PER_MINUTE = 20
 /** Typing relayed at most once per user, room and this many ms. */
 const TYPING_INTERVAL_MS = 1000
+/** A typing indicator not refreshed for this long is cleared (is_typing false relayed). */
+export const TYPING_TTL_MS = 6000
 
 /**
  * One WebSocket: authenticated user, followed rooms, frames in and out. The
@@ -61,7 +63,8 @@ export class Session implements HubMember {
   private closed = false
   private abuse = 0
   private abuseWindow = 0
-  private typingAt = new Map<number, number>()
+  /** rooms where this socket's user is typing: last relay time and the stale-clear timer */
+  private typing = new Map<number, { at: number; timer: ReturnType<typeof setTimeout> }>()
 
   constructor(
     private readonly ws: SocketLike,
@@ -136,14 +139,18 @@ export class Session implements HubMember {
       case 'typing': {
         if (!this.rooms.has(f.room_id)) await d.rooms.requireMember(f.room_id, this.userId)
         const now = Date.now()
-        if (f.is_typing && now - (this.typingAt.get(f.room_id) ?? 0) < TYPING_INTERVAL_MS) return
-        this.typingAt.set(f.room_id, f.is_typing ? now : 0)
-        const frame = JSON.stringify({
-          type: 'typing', room_id: f.room_id, user_id: this.userId, nickname: this.user?.nickname ?? '', is_typing: f.is_typing,
-        })
-        // everyone but this socket: Bun's ws.publish skips the publisher; other nodes via the bus
-        this.ws.publish(`room:${f.room_id}`, frame)
-        d.bus.publish(`room:${f.room_id}`, frame, { remoteOnly: true })
+        const active = this.typing.get(f.room_id)
+        if (f.is_typing) {
+          if (active) clearTimeout(active.timer)
+          // stale typing clears itself: no refresh within TYPING_TTL_MS relays is_typing false
+          const timer = setTimeout(() => this.stopTyping(f.room_id), TYPING_TTL_MS)
+          this.typing.set(f.room_id, { at: active?.at ?? 0, timer })
+          if (active && now - active.at < TYPING_INTERVAL_MS) return
+          this.typing.get(f.room_id)!.at = now
+          this.relayTyping(f.room_id, true)
+        } else {
+          this.stopTyping(f.room_id)
+        }
         return
       }
       case 'read':
@@ -213,6 +220,28 @@ export class Session implements HubMember {
     }
   }
 
+  private relayTyping(roomId: number, isTyping: boolean) {
+    const frame = JSON.stringify({
+      type: 'typing', room_id: roomId, user_id: this.userId, nickname: this.user?.nickname ?? '', is_typing: isTyping,
+    })
+    if (this.closed) {
+      // the socket is gone: everyone on every node
+      this.d.bus.publish(`room:${roomId}`, frame)
+      return
+    }
+    // everyone but this socket: Bun's ws.publish skips the publisher; other nodes via the bus
+    this.ws.publish(`room:${roomId}`, frame)
+    this.d.bus.publish(`room:${roomId}`, frame, { remoteOnly: true })
+  }
+
+  private stopTyping(roomId: number) {
+    const active = this.typing.get(roomId)
+    if (!active) return
+    clearTimeout(active.timer)
+    this.typing.delete(roomId)
+    this.relayTyping(roomId, false)
+  }
+
   private dropRoom(roomId: number) {
     if (!this.rooms.delete(roomId)) return
     this.ws.unsubscribe(`room:${roomId}`)
@@ -254,6 +283,7 @@ export class Session implements HubMember {
     if (this.closed) return
     this.closed = true
     const { d } = this
+    for (const roomId of [...this.typing.keys()]) this.stopTyping(roomId)
     for (const roomId of [...this.rooms.keys()]) {
       this.rooms.delete(roomId)
       d.hub.untrackRoom(roomId, this)

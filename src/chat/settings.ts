@@ -1,0 +1,62 @@
+import { and, eq, isNotNull, sql } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { roomMembers, rooms } from '../db/schema'
+import { forbidden } from '../lib/errors'
+import type { Logger } from '../lib/logger'
+import type { RoomsService } from './rooms'
+
+export type RoomSettings = { notifications: boolean; read_receipts: boolean; retention_days: number | null }
+
+export function createSettingsService(database: Database, roomsService: RoomsService, log: Logger) {
+  const { db } = database
+
+  async function get(roomId: number, userId: number): Promise<RoomSettings> {
+    const { room, member } = await roomsService.requireMember(roomId, userId)
+    return { notifications: member.notifications, read_receipts: member.readReceipts, retention_days: room.retentionDays }
+  }
+
+  return {
+    get,
+
+    /** `notifications`, `read_receipts`: the caller's own; `retention_days`: the room's, owner/admin only. */
+    async update(roomId: number, userId: number, patch: Partial<RoomSettings>): Promise<RoomSettings> {
+      const { member } = await roomsService.requireMember(roomId, userId)
+      if (patch.retention_days !== undefined) {
+        if (member.role === 'member') throw forbidden('Only the owner or an admin may set the retention.')
+        await db.update(rooms).set({ retentionDays: patch.retention_days, updatedAt: new Date() }).where(eq(rooms.id, roomId))
+      }
+      const own: Partial<typeof roomMembers.$inferInsert> = {}
+      if (patch.notifications !== undefined) own.notifications = patch.notifications
+      if (patch.read_receipts !== undefined) own.readReceipts = patch.read_receipts
+      if (Object.keys(own).length > 0) {
+        await db.update(roomMembers).set(own).where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
+      }
+      return get(roomId, userId)
+    },
+
+    /**
+     * Deletes messages older than their room's retention, at most `batch` a
+     * statement, until none is left. Returns how many went.
+     */
+    async sweepRetention(batch = 1000): Promise<number> {
+      const withRetention = await db.select({ id: rooms.id, days: rooms.retentionDays }).from(rooms).where(isNotNull(rooms.retentionDays))
+      let total = 0
+      for (const r of withRetention) {
+        for (;;) {
+          const gone = await database.rows<{ id: number }>(
+            sql`delete from messages where id in (
+                  select id from messages where room_id = ${r.id} and created_at < now() - make_interval(days => ${r.days}::int)
+                  order by seq limit ${batch})
+                returning id`,
+          )
+          total += gone.length
+          if (gone.length < batch) break
+        }
+      }
+      if (total > 0) log.info('retention: deleted expired messages', { count: total })
+      return total
+    },
+  }
+}
+
+export type SettingsService = ReturnType<typeof createSettingsService>
