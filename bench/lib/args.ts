@@ -1,0 +1,92 @@
+/** Command-line options of `bun bench/run.ts <scenario> [--option value …]`. */
+import type { TargetKind } from '../targets/targets.ts'
+
+export type Options = {
+  scenario: string
+  /** total sockets; rooms = sockets / members when --rooms is not given */
+  sockets?: number
+  rooms?: number
+  members?: number
+  senders?: number
+  /** messages/s per sender; a list runs one round per rate on the same sockets */
+  rates?: number[]
+  duration?: number
+  warmup?: number
+  payload?: number
+  workers?: number
+  connectRate?: number
+  users?: number
+  inflight?: number
+  drain?: number
+  /** stop stepping rates once p99 passes this many ms */
+  stopP99?: number
+  targets?: TargetKind[]
+  db?: 'memory' | 'postgres'
+  maxMembers?: number
+  /** room-limit: members before the storm, joiners in it, rooms at once */
+  prefill?: number
+  joiners?: number
+  /** connect: one socket in this many carries a bad token */
+  badEvery?: number
+  smoke: boolean
+  /** where the JSON/Markdown/SVG go */
+  out?: string
+  help: boolean
+}
+
+const NUM = new Set([
+  'sockets', 'rooms', 'members', 'senders', 'duration', 'warmup', 'payload', 'workers', 'connect-rate', 'users',
+  'inflight', 'drain', 'stop-p99', 'max-members', 'prefill', 'joiners', 'bad-every',
+])
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+
+export function parseArgs(argv: string[]): Options {
+  const o: Options = { scenario: 'fanout', smoke: false, help: false }
+  const rec = o as unknown as Record<string, unknown>
+  let i = 0
+  if (argv[0] && !argv[0].startsWith('-')) o.scenario = argv[i++]!
+  for (; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--smoke') o.smoke = true
+    else if (a === '--help' || a === '-h') o.help = true
+    else if (a.startsWith('--')) {
+      const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined]
+      const v = inline ?? argv[++i]
+      if (v === undefined) throw new Error(`--${k} needs a value`)
+      if (NUM.has(k)) {
+        const n = Number(v)
+        if (!Number.isFinite(n) || n < 0) throw new Error(`--${k}: not a number: ${v}`)
+        rec[camel(k)] = n
+      } else if (k === 'rate') {
+        o.rates = v.split(',').map(Number)
+        if (o.rates.some((r) => !(r > 0))) throw new Error(`--rate: positive numbers, comma-separated: ${v}`)
+      } else if (k === 'targets') {
+        const ts = v.split(',') as TargetKind[]
+        for (const t of ts) if (!['ours', 'bare', 'socketio'].includes(t)) throw new Error(`--targets: unknown ${t} (ours, bare, socketio)`)
+        o.targets = ts
+      } else if (k === 'db') {
+        if (v !== 'memory' && v !== 'postgres') throw new Error('--db: memory or postgres')
+        o.db = v
+      } else if (k === 'out') o.out = v
+      else throw new Error(`unknown option --${k}`)
+    } else throw new Error(`unexpected argument ${a}`)
+  }
+  return o
+}
+
+export const USAGE = `usage: bun bench/run.ts <scenario> [options]   (or: bun run bench <scenario> …)
+
+scenarios:
+  fanout      R rooms × M members, S senders per room at a rate: ours, bare Bun, Socket.IO (default 10,000 sockets)
+  room-limit  concurrent joins into rooms with k free places: exactly k admitted
+  connect     connection storm with token checks (some tokens bad on purpose)
+  persist     messages/s committed through our server on Postgres against one INSERT per message
+  cluster     3 nodes + Redis against 1 node, same workload
+  soak        long, bounded run: RSS and latency must stay flat
+
+options (defaults depend on the scenario; --smoke picks a few hundred sockets and seconds):
+  --sockets N --rooms R --members M --senders S --rate r[,r2,…] --duration s --warmup s
+  --payload bytes --workers w --connect-rate n/s --users U --inflight k --drain s --stop-p99 ms
+  --targets ours,bare,socketio --db memory|postgres --max-members N
+  --prefill k --joiners n (room-limit) --bad-every n (connect) --out dir --smoke`

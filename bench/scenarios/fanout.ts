@@ -1,0 +1,61 @@
+/**
+ * fanout: R rooms × M members of authenticated sockets, S senders per room
+ * at a rate, against the bare Bun pub/sub server and Socket.IO, same
+ * generator, same workload, same run.
+ */
+import { log, runLoad, type LoadParams, type TargetRun } from './common.ts'
+import { correctnessChecks, loadComparisons, loadParamsOf, pickTargets, withTarget, type Ctx, type ScenarioResult } from './context.ts'
+
+export const P99_BOUND_MS = 50
+
+export function fanoutParams(ctx: Ctx): LoadParams {
+  const o = ctx.opts
+  const smoke = o.smoke
+  const members = o.members ?? (smoke ? 50 : 100)
+  const sockets = o.sockets ?? (smoke ? 200 : 10_000)
+  const rooms = o.rooms ?? Math.max(1, Math.round(sockets / members))
+  return {
+    rooms, members,
+    senders: Math.min(members, o.senders ?? (smoke ? 5 : 10)),
+    rates: o.rates ?? [smoke ? 5 : 1],
+    durationSec: o.duration ?? (smoke ? 3 : 20),
+    warmupSec: o.warmup ?? (smoke ? 1 : 5),
+    payload: o.payload ?? 64,
+    workers: o.workers ?? 2,
+    connectRate: o.connectRate ?? (smoke ? 1000 : 2000),
+    users: o.users ?? members,
+    inflight: o.inflight ?? 0,
+    drainSec: o.drain ?? 10,
+    stopP99Ms: o.stopP99,
+  }
+}
+
+export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
+  const notes: string[] = []
+  const { kinds, pg } = await pickTargets(ctx, ctx.opts.smoke ? ['ours'] : ['ours', 'bare', 'socketio'], notes)
+  const db = ctx.opts.db ?? (pg && !ctx.opts.smoke ? 'postgres' : 'memory')
+  const p = fanoutParams(ctx)
+  const maxMembers = ctx.opts.maxMembers ?? Math.max(100, p.members)
+  const runs: TargetRun[] = []
+  for (const kind of kinds) {
+    try {
+      runs.push(await withTarget({ kind, db, maxMembers, logDir: ctx.logDir }, (t) => runLoad(t, p, ctx.logDir)))
+    } catch (e) {
+      log(`${kind} failed: ${String(e)}`)
+      notes.push(`${kind}: ${String(e)}`)
+      if (kind === 'ours') throw e
+    }
+  }
+  const ours = runs.find((r) => r.target === 'ours')
+  notes.push(`our server's database: ${db}; sockets ${p.users < p.rooms * p.members ? 'per room (/v1/rooms/:id/ws), users shared between rooms' : 'one per user (/v1/ws)'}`)
+  notes.push(`comparisons use each target's best round with no loss and p99 ≤ ${P99_BOUND_MS} ms (or its best round if none qualifies)`)
+  notes.push('out of order: by seq per socket (ours, bare Bun); by each sender\'s own order for Socket.IO, which has no seq')
+  return {
+    params: { ...loadParamsOf(p), db, maxMembers, targets: kinds },
+    runs,
+    comparisons: loadComparisons(runs, 'ours', P99_BOUND_MS),
+    checks: ours ? correctnessChecks(ours) : [],
+    extra: {},
+    notes,
+  }
+}
