@@ -9,7 +9,12 @@ import { createMessagesService } from './chat/messages'
 import { createRateLimiter } from './chat/rate-limit'
 import { createRoomsService } from './chat/rooms'
 import { createUsersService } from './chat/users'
-import { toMessage } from './chat/message-view'
+import { toMessage, type MessageRow } from './chat/message-view'
+import { createFilesService } from './chat/files'
+import { createDiskStorage } from './files/storage.disk'
+import { createS3Storage } from './files/storage.s3'
+import { fileRoutes } from './http/files'
+import { join } from 'node:path'
 import { createReactionsService, withReactions } from './chat/reactions'
 import { createSearch } from './chat/search'
 import { createSettingsService } from './chat/settings'
@@ -58,10 +63,22 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     flushMs: config.FLUSH_MS, batchMax: config.BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, log,
   })
   const events = createEvents(bus)
+  const storage = config.S3_BUCKET
+    ? createS3Storage({
+        bucket: config.S3_BUCKET, endpoint: config.S3_ENDPOINT, region: config.S3_REGION,
+        accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+      })
+    : createDiskStorage(join(config.DATA_DIR, 'uploads'))
+  const files = createFilesService({
+    database, storage, secret: config.JWT_SECRET, urlTtl: config.FILE_URL_TTL, maxUploadBytes: config.MAX_UPLOAD_BYTES,
+  })
+  /** Every message leaves the server through this: attachment URLs signed. */
+  const view = (r: MessageRow) => toMessage(r, (a) => files.url(a))
   const users = createUsersService({ database, tokens, presence, refreshTtl: config.REFRESH_TTL })
-  const rooms = createRoomsService({ database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS })
+  const rooms = createRoomsService({ database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl: (a) => files.url(a) })
   const messages = createMessagesService({
     database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES), maxMessageChars: config.MAX_MESSAGE_CHARS,
+    attachmentUrl: (a) => files.url(a), files,
   })
   onPresenceExpired = (userId, lastSeen) => {
     void (async () => {
@@ -72,13 +89,22 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       }
     })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: String(err) }))
   }
-  const search = createSearch(database, (r) => toMessage(r))
-  const reactions = createReactionsService({ database, requireMember: rooms.requireMember, events, view: (r) => toMessage(r) })
+  const search = createSearch(database, view)
+  const reactions = createReactionsService({ database, requireMember: rooms.requireMember, events, view })
   const settings = createSettingsService(database, rooms, log)
   // retention: every node sweeps; a second delete of the same rows finds nothing
   const retentionTimer = setInterval(() => {
     settings.sweepRetention().catch((err) => log.warn('retention sweep failed', { error: String(err) }))
   }, config.RETENTION_SWEEP_MS)
+  // trigrams are computed here, off the commit path; searches also read the queue, so nothing waits for this
+  let indexing = false
+  const indexTimer = setInterval(() => {
+    if (indexing) return
+    indexing = true
+    search.indexPending()
+      .catch((err) => log.warn('search indexer failed', { error: String(err) }))
+      .finally(() => { indexing = false })
+  }, 250)
   const hub = new Hub({
     bus, log, waitMs: config.SEQUENCER_WAIT_MS,
     fetchRange: (roomId, after, upto) => messages.frames(roomId, after, upto),
@@ -121,6 +147,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     .use(userRoutes(users, tokens))
     .use(roomRoutes(rooms, tokens))
     .use(messageRoutes(messages, tokens))
+    .use(fileRoutes({ files, messages, rooms, tokens }))
     .use(featureRoutes({ rooms, settings, reactions, search, tokens, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
 
   /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
@@ -130,7 +157,10 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       if (up === 'upgraded') return undefined
       if (up) return up
       const length = Number(req.headers.get('content-length') ?? 0)
-      if (length > MAX_JSON_BYTES) throw new AppError('too_large', `The request body is larger than ${MAX_JSON_BYTES} bytes.`)
+      const upload = req.method === 'POST' && req.url.endsWith('/attachments')
+      // multipart adds a little around the file itself; the file's own size is checked when stored
+      const max = upload ? config.MAX_UPLOAD_BYTES + 64 * 1024 : MAX_JSON_BYTES
+      if (length > max) throw new AppError('too_large', `The request body is larger than ${max} bytes.`)
       return await app.handle(req)
     } catch (err) {
       return errorResponse(err, 'UNKNOWN', log)
@@ -140,7 +170,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   let server: Server<SocketData> | null = null
 
   return {
-    config, database, writer, bus, hub, gateway, users, rooms, messages, settings, app, log,
+    config, database, writer, bus, hub, gateway, users, rooms, messages, settings, search, app, log,
     /** Starts listening on HOST:PORT (PORT 0 = any free port). */
     listen(): Server<SocketData> {
       server = Bun.serve<SocketData>({
@@ -161,6 +191,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     async close(): Promise<void> {
       draining = true
       clearInterval(retentionTimer)
+      clearInterval(indexTimer)
       gateway.stopAccepting()
       server?.stop(false)
       await writer.close()

@@ -60,6 +60,12 @@ export function createFilesService(d: FilesDeps) {
       return { attachment: { key: id, name, size: file.size, mime }, image: IMAGE_MIME.has(mime) }
     },
 
+    /** Removes a stored upload that no message refers to. */
+    async discard(id: string): Promise<void> {
+      await d.database.db.delete(files).where(eq(files.id, id))
+      await d.storage.delete(id)
+    },
+
     /**
      * The file for a download: with a bearer user (checked for membership by
      * `isMember`) or a valid signature. Throws 401/403/404 as API.md says.

@@ -1,12 +1,14 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { messages, roomMembers, rooms } from '../db/schema'
+import { messages, roomMembers, rooms, searchIndex } from '../db/schema'
 import type { MessageWriter } from '../db/writer'
 import { AppError, forbidden, notFound, validation } from '../lib/errors'
 import type { SeqFrame } from '../bus/sequencer'
 import type { Events } from './events'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
 import type { createRateLimiter } from './rate-limit'
+import type { FilesService } from './files'
+import { withReactions } from './reactions'
 import type { RoomsService } from './rooms'
 
 export type SendMessage = {
@@ -24,6 +26,7 @@ export type MessagesDeps = {
   limiter: ReturnType<typeof createRateLimiter>
   maxMessageChars: number
   attachmentUrl?: AttachmentUrl
+  files?: FilesService
 }
 
 /** Trims and checks a message body: 1..max code points, no NUL or broken surrogates. */
@@ -83,6 +86,34 @@ export function createMessagesService(d: MessagesDeps) {
       return { message, created: true }
     },
 
+    /**
+     * Sends an uploaded file as a message of type `image` (when the bytes are
+     * an image) or `file`, with an optional caption.
+     */
+    async sendAttachment(
+      userId: number,
+      roomId: number,
+      input: { file: Blob & { name?: string }; content?: string; client_msg_id?: string },
+    ): Promise<{ message: Message; created: boolean }> {
+      if (!d.files) throw new AppError('unavailable', 'File uploads are not configured.')
+      const caption = input.content?.trim() ? cleanContent(input.content, d.maxMessageChars) : ''
+      const clientMsgId = cleanClientMsgId(input.client_msg_id)
+      await d.rooms.requireMember(roomId, userId)
+      d.limiter.take(userId)
+      const { attachment, image } = await d.files.store(roomId, userId, input.file)
+      const r = await writer.submit({
+        roomId, senderId: userId, type: image ? 'image' : 'file', content: caption, clientMsgId, attachment,
+      })
+      const message = view(r.row)
+      if (r.status === 'duplicate') {
+        // the first upload stands; this copy of the bytes is not referenced
+        await d.files.discard(attachment.key)
+        return { message, created: false }
+      }
+      events.toRoom(roomId, { type: 'message.created', message }, { seq: message.seq })
+      return { message, created: true }
+    },
+
     /** History, ascending by seq. Without a cursor: the newest page. */
     async list(roomId: number, userId: number, q: { before_seq?: number; after_seq?: number; limit: number }) {
       await d.rooms.requireMember(roomId, userId)
@@ -99,7 +130,7 @@ export function createMessagesService(d: MessagesDeps) {
       const has_more = rows.length > q.limit
       const page = rows.slice(0, q.limit)
       if (!forward) page.reverse()
-      return { messages: page.map(view), has_more }
+      return { messages: await withReactions(database, page.map(view), userId), has_more }
     },
 
     async edit(roomId: number, userId: number, messageId: number, content: string): Promise<Message> {
@@ -108,10 +139,13 @@ export function createMessagesService(d: MessagesDeps) {
       const row = await messageRow(roomId, messageId)
       if (row.sender_id !== userId) throw forbidden('Only the author may edit a message.')
       if (row.deleted_at) throw notFound('Message')
-      await db.update(messages).set({ content: text, editedAt: new Date() }).where(eq(messages.id, messageId))
-      const message = view(await messageRow(roomId, messageId))
-      events.toRoom(roomId, { type: 'message.updated', message })
-      return message
+      await db.transaction(async (tx) => {
+        await tx.update(messages).set({ content: text, editedAt: new Date() }).where(eq(messages.id, messageId))
+        await tx.update(searchIndex).set({ content: text }).where(eq(searchIndex.messageId, messageId))
+      })
+      const [forAll] = await withReactions(database, [view(await messageRow(roomId, messageId))], null)
+      events.toRoom(roomId, { type: 'message.updated', message: forAll })
+      return (await withReactions(database, [{ ...forAll! }], userId))[0]!
     },
 
     async remove(roomId: number, userId: number, messageId: number): Promise<void> {
@@ -121,7 +155,10 @@ export function createMessagesService(d: MessagesDeps) {
         throw forbidden('Only the author or an owner/admin of the room may delete a message.')
       }
       if (row.deleted_at) return
-      await db.update(messages).set({ deletedAt: new Date(), content: '', attachment: null }).where(eq(messages.id, messageId))
+      await db.transaction(async (tx) => {
+        await tx.update(messages).set({ deletedAt: new Date(), content: '', attachment: null }).where(eq(messages.id, messageId))
+        await tx.delete(searchIndex).where(eq(searchIndex.messageId, messageId))
+      })
       events.toRoom(roomId, { type: 'message.deleted', room_id: roomId, message_id: messageId, seq: row.seq })
     },
 
@@ -154,10 +191,6 @@ export function createMessagesService(d: MessagesDeps) {
       return r?.s ?? 0
     },
 
-    async memberSettings(roomId: number, userId: number) {
-      const [m] = await db.select().from(roomMembers).where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
-      return m
-    },
   }
 }
 

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { validation } from '../lib/errors'
 import { messageColumns, messageFrom, type Message, type MessageRow } from './message-view'
@@ -34,14 +34,23 @@ export function cleanQuery(q: string | undefined): string {
 }
 
 /**
- * Case-insensitive substring search (ILIKE, served by the pg_trgm GIN index
- * for queries of three characters or more), newest first.
+ * Case-insensitive substring search, newest first. Committed messages sit in
+ * `search_queue` until the indexer moves their text into `search_index`
+ * (trigram GIN: ILIKE with three or more characters is an index scan); a
+ * search reads both, so a message is findable as soon as it is committed.
  */
 export function createSearch(database: Database, view: (r: MessageRow) => Message) {
-  async function run(where: ReturnType<typeof sql>, q: string, limit: number, order: 'seq' | 'id') {
+  /** `inIndex` scopes search_index rows (`s`), `inQueue` the queued messages (`mm`). */
+  async function run(inIndex: SQL, inQueue: SQL, extra: SQL, q: string, limit: number, order: 'seq' | 'id') {
+    const pattern = likePattern(q)
     const rows = await database.rows<MessageRow>(
-      sql`select ${messageColumns} from ${messageFrom}
-          where ${where} and m.deleted_at is null and m.content ilike ${likePattern(q)}
+      sql`with hits as (
+            select s.message_id as id from search_index s where ${inIndex} and s.content ilike ${pattern}
+            union all
+            select mm.id from search_queue sq join messages mm on mm.id = sq.message_id
+            where ${inQueue} and mm.content ilike ${pattern})
+          select ${messageColumns} from ${messageFrom}
+          where m.id in (select id from hits) and m.deleted_at is null ${extra}
           order by ${sql.raw(order === 'seq' ? 'm.seq' : 'm.id')} desc limit ${limit + 1}`,
     )
     const page = rows.slice(0, limit)
@@ -54,14 +63,34 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
     /** One room; `beforeSeq` pages back. Membership is the caller's to check. */
     inRoom(roomId: number, query: string | undefined, limit: number, beforeSeq?: number) {
       const q = cleanQuery(query)
-      const where = beforeSeq === undefined ? sql`m.room_id = ${roomId}` : sql`m.room_id = ${roomId} and m.seq < ${beforeSeq}`
-      return run(where, q, limit, 'seq')
+      return run(sql`s.room_id = ${roomId}`, sql`mm.room_id = ${roomId}`, beforeSeq === undefined ? sql`` : sql`and m.seq < ${beforeSeq}`, q, limit, 'seq')
     },
     /** Every room the user belongs to; `beforeId` pages back. */
     everywhere(userId: number, query: string | undefined, limit: number, beforeId?: number) {
       const q = cleanQuery(query)
-      const mine = sql`m.room_id in (select room_id from room_members where user_id = ${userId})`
-      return run(beforeId === undefined ? mine : sql`${mine} and m.id < ${beforeId}`, q, limit, 'id')
+      const mine = sql`(select room_id from room_members where user_id = ${userId})`
+      return run(sql`s.room_id in ${mine}`, sql`mm.room_id in ${mine}`, beforeId === undefined ? sql`` : sql`and m.id < ${beforeId}`, q, limit, 'id')
+    },
+
+    /**
+     * Moves queued messages into the search index, `limit` at a time; one
+     * node at a time (advisory lock). Returns how many were indexed.
+     */
+    async indexPending(limit = 5000): Promise<number> {
+      return database.db.transaction(async (tx) => {
+        const [lock] = await database.rows<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(727275) as ok`, tx)
+        if (!lock?.ok) return 0
+        const moved = await database.rows<{ message_id: number }>(
+          sql`with q as (
+                delete from search_queue where ctid in (select ctid from search_queue limit ${limit}) returning message_id)
+              insert into search_index (message_id, room_id, content)
+              select m.id, m.room_id, m.content from messages m join q on q.message_id = m.id where m.deleted_at is null
+              on conflict (message_id) do update set content = excluded.content
+              returning message_id`,
+          tx,
+        )
+        return moved.length
+      })
     },
   }
 }

@@ -90,13 +90,18 @@ export const roomMembers = pgTable(
 
 export type AttachmentRow = { key: string; name: string; size: number; mime: string }
 
+/**
+ * No foreign keys on the hot insert path: the writer checks the room (under
+ * its lock) and the sender's membership itself, and a room's deletion
+ * deletes its messages.
+ */
 export const messages = pgTable(
   'messages',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    roomId: id('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    roomId: id('room_id').notNull(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
-    senderId: id('sender_id').references(() => users.id, { onDelete: 'set null' }),
+    senderId: id('sender_id'),
     type: text('type', { enum: ['text', 'image', 'file', 'system'] }).notNull().default('text'),
     content: text('content').notNull(),
     replyToId: id('reply_to_id'),
@@ -108,9 +113,30 @@ export const messages = pgTable(
   },
   (t) => [
     uniqueIndex('messages_room_seq_key').on(t.roomId, t.seq),
-    uniqueIndex('messages_client_msg_key').on(t.roomId, t.senderId, t.clientMsgId),
+    uniqueIndex('messages_client_msg_key').on(t.roomId, t.senderId, t.clientMsgId).where(sql`${t.clientMsgId} is not null`),
   ],
 )
+
+/**
+ * The search copy of message text, with the trigram index (migration
+ * 0001). Kept out of `messages` so that computing trigrams is not on the
+ * commit path: the writer queues ids in `search_queue` in its transaction
+ * and the indexer moves them here (see chat/search.ts).
+ */
+export const searchIndex = pgTable(
+  'search_index',
+  {
+    messageId: id('message_id').primaryKey().references(() => messages.id, { onDelete: 'cascade' }),
+    roomId: id('room_id').notNull(),
+    content: text('content').notNull(),
+  },
+  (t) => [index('search_index_room_idx').on(t.roomId, t.messageId)],
+)
+
+/** Messages committed but not yet in search_index (a transactional outbox; no index, drained whole). */
+export const searchQueue = pgTable('search_queue', {
+  messageId: id('message_id').notNull(),
+})
 
 /**
  * What each writer batch committed, so that a retry after an ambiguous

@@ -231,13 +231,19 @@ async function writeBatch(database: Database, ex: Executor, batch: Pending[], ba
       if (prior) throw new AlreadyCommitted(await replay(database, ex, prior.outcome))
     }
 
-    const pairs = batch.map((p) => ({ r: p.req.roomId, u: p.req.senderId }))
-    const members = await database.rows<{ room_id: number; user_id: number }>(
-      sql`select room_id, user_id from room_members
-          where (room_id, user_id) in (select x.r, x.u from json_to_recordset(${JSON.stringify(pairs)}::json) as x(r int8, u int8))`,
+    const pairKeys = [...new Set(batch.map((p) => `${p.req.roomId}:${p.req.senderId}`))]
+    const pairs = pairKeys.map((k) => {
+      const [r, u] = k.split(':')
+      return { r: Number(r), u: Number(u) }
+    })
+    // membership and the sender's profile (for the message's `sender`) in one read
+    const members = await database.rows<{ room_id: number; user_id: number; nickname: string; avatar_url: string | null }>(
+      sql`select rm.room_id, rm.user_id, u.nickname, u.avatar_url from room_members rm join users u on u.id = rm.user_id
+          where (rm.room_id, rm.user_id) in (select x.r, x.u from json_to_recordset(${JSON.stringify(pairs)}::json) as x(r int8, u int8))`,
       ex,
     )
     const isMember = new Set(members.map((m) => `${m.room_id}:${m.user_id}`))
+    const profile = new Map(members.map((m) => [m.user_id, m]))
 
     const keyed = batch.filter((p) => p.req.clientMsgId)
     const existing = new Map<string, MessageRow>()
@@ -264,7 +270,12 @@ async function writeBatch(database: Database, ex: Executor, batch: Pending[], ba
     }
 
     const outcomes: (Outcome | { index: number })[] = []
-    const inserts: Record<string, unknown>[] = []
+    /** one row of the multi-row insert, as json_to_recordset reads it */
+    type Insert = {
+      r: number; s: number; u: number; t: WriteRequest['type']; c: string
+      p: number | null; a: AttachmentRow | null; k: string | null
+    }
+    const inserts: Insert[] = []
     const firstInBatch = new Map<string, number>()
     const readMarks = new Map<string, { r: number; u: number; s: number }>()
     for (const p of batch) {
@@ -306,18 +317,29 @@ async function writeBatch(database: Database, ex: Executor, batch: Pending[], ba
     }
     if (inserts.length === 0) return outcomes.map((o) => (o instanceof AppError || 'status' in o ? o : notFound('Room')))
 
-    const inserted = await database.rows<MessageRow>(
+    // only what the database decides comes back; the search indexer takes the ids from the queue
+    const inserted = await database.rows<{ id: number; room_id: number; seq: number; created_at: Date | string }>(
       sql`with m as (
             insert into messages (room_id, seq, sender_id, type, content, reply_to_id, attachment, client_msg_id)
             select x.r, x.s, x.u, x.t, x.c, x.p, x.a, x.k
             from json_to_recordset(${JSON.stringify(inserts)}::json)
               as x(r int8, s int8, u int8, t text, c text, p int8, a jsonb, k text)
-            returning *)
-          select ${messageColumns} from m left join users u on u.id = m.sender_id`,
+            returning id, room_id, seq, created_at),
+          q as (insert into search_queue (message_id) select id from m)
+          select id, room_id, seq, created_at from m`,
       ex,
     )
     const bySeq = new Map(inserted.map((r) => [`${r.room_id}:${r.seq}`, r]))
-    const rowAt = (i: number) => bySeq.get(`${inserts[i]!.r}:${inserts[i]!.s}`)!
+    const rowAt = (i: number): MessageRow => {
+      const x = inserts[i]!
+      const got = bySeq.get(`${x.r}:${x.s}`)!
+      const sender = profile.get(x.u)
+      return {
+        id: got.id, room_id: x.r, seq: x.s, sender_id: x.u, nickname: sender?.nickname ?? null, avatar_url: sender?.avatar_url ?? null,
+        type: x.t, content: x.c, reply_to_id: x.p, attachment: x.a, client_msg_id: x.k, created_at: got.created_at,
+        edited_at: null, deleted_at: null,
+      }
+    }
 
     const advanced = [...lastSeq].map(([r, s]) => ({ r, s }))
     await database.rows(

@@ -2,12 +2,7 @@ import { Elysia, t } from 'elysia'
 import type { AccessTokens } from '../auth/tokens'
 import type { MessagesService } from '../chat/messages'
 import { authGuard } from './auth-guard'
-import { Id } from './schemas'
-
-// Query integers as t.Integer (coerced from the query string, then checked):
-// t.Numeric let `limit=1.5` or `before_seq=2.5` through to SQL, a 500.
-const Seq = t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
-const Limit = (dflt: number) => t.Optional(t.Integer({ minimum: 1, maximum: 200, default: dflt }))
+import { Id, Limit, Seq } from './schemas'
 
 export const SendMessageBody = t.Object({
   content: t.String({ maxLength: 100_000 }),

@@ -1,0 +1,52 @@
+import { Elysia, t } from 'elysia'
+import type { AccessTokens } from '../auth/tokens'
+import { contentDisposition, type FilesService } from '../chat/files'
+import type { MessagesService } from '../chat/messages'
+import type { RoomsService } from '../chat/rooms'
+import { unauthorized } from '../lib/errors'
+import { authGuard, bearer } from './auth-guard'
+import { Id } from './schemas'
+
+export const fileRoutes = (d: { files: FilesService; messages: MessagesService; rooms: RoomsService; tokens: AccessTokens }) =>
+  new Elysia({ prefix: '/v1' })
+    // downloads: a member's bearer token, or the signature the attachment URL carries (for <img>)
+    .get('/files/:id', async ({ headers, params, query }) => {
+      const header = headers.authorization
+      const token = bearer(header)
+      if (header && !token) throw unauthorized('Malformed Authorization header.')
+      const userId = token ? await d.tokens.verify(token) : null
+      const f = await d.files.open(params.id, { userId, exp: query.exp, sig: query.sig }, async (roomId, uid) => {
+        try {
+          await d.rooms.requireMember(roomId, uid)
+          return true
+        } catch {
+          return false
+        }
+      })
+      return new Response(f.blob, {
+        headers: {
+          'content-type': f.mime,
+          'content-length': String(f.size),
+          'content-disposition': contentDisposition(f.image ? 'inline' : 'attachment', f.name),
+          'x-content-type-options': 'nosniff',
+          'content-security-policy': "default-src 'none'; sandbox",
+          'cache-control': 'private, max-age=3600',
+        },
+      })
+    }, {
+      params: t.Object({ id: t.String({ maxLength: 64 }) }),
+      query: t.Object({ exp: t.Optional(t.String({ maxLength: 20 })), sig: t.Optional(t.String({ maxLength: 128 })) }),
+    })
+    .use(authGuard(d.tokens))
+    .post('/rooms/:id/attachments', async ({ userId, params, body, set }) => {
+      const { message, created } = await d.messages.sendAttachment(userId, params.id, body)
+      set.status = created ? 201 : 200
+      return message
+    }, {
+      params: t.Object({ id: Id }),
+      body: t.Object({
+        file: t.File(),
+        content: t.Optional(t.String({ maxLength: 100_000 })),
+        client_msg_id: t.Optional(t.String({ maxLength: 100 })),
+      }),
+    })
