@@ -1,0 +1,233 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { rm } from 'node:fs/promises'
+import { sql } from 'drizzle-orm'
+import { sanitizeName } from '../src/chat/files'
+import { groupRoom, openWs, register, startServer, TestSocket, until, type TestServer, type TestUser } from './helpers'
+
+/** A real 1×1 PNG. */
+const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
+
+let s: TestServer
+let alice: TestUser
+let bob: TestUser
+let eve: TestUser
+let room: { id: number }
+
+beforeAll(async () => {
+  s = await startServer({ RATE_MESSAGES: '0', MAX_UPLOAD_BYTES: '65536', DATA_DIR: `/tmp/chat-test-${process.pid}` })
+  ;[alice, bob, eve] = await Promise.all([register(s.api, 'alice'), register(s.api, 'bob'), register(s.api, 'eve')])
+  room = await groupRoom(s.api, alice, [bob])
+})
+afterAll(async () => {
+  await s.close()
+  await rm(`/tmp/chat-test-${process.pid}`, { recursive: true, force: true })
+})
+
+const upload = (u: TestUser | null, roomId: number, file: Blob, name: string, extra: Record<string, string> = {}) => {
+  const form = new FormData()
+  form.append('file', file, name)
+  for (const [k, v] of Object.entries(extra)) form.append(k, v)
+  return fetch(`${s.url}/v1/rooms/${roomId}/attachments`, {
+    method: 'POST', body: form, headers: u ? { authorization: `Bearer ${u.token}` } : {},
+  })
+}
+
+describe('attachments', () => {
+  test('an image upload is an image message; members download it; the signed URL works without a token', async () => {
+    const watcher = await openWs(s, bob)
+    const r = await upload(alice, room.id, new Blob([PNG]), 'pixel.png', { content: 'look', client_msg_id: 'up-1' })
+    expect(r.status).toBe(201)
+    const m = (await r.json()) as { id: number; type: string; content: string; attachment: { url: string; name: string; size: number; mime: string } }
+    expect(m).toMatchObject({ type: 'image', content: 'look', attachment: { name: 'pixel.png', size: PNG.length, mime: 'image/png' } })
+    expect((await watcher.next('message.created')).message.id).toBe(m.id)
+    const id = m.attachment.url.split('/').pop()!.split('?')[0]!
+    const byToken = await fetch(`${s.url}/v1/files/${id}`, { headers: { authorization: `Bearer ${bob.token}` } })
+    expect(byToken.status).toBe(200)
+    expect(byToken.headers.get('content-type')).toBe('image/png')
+    expect(byToken.headers.get('content-disposition')).toStartWith('inline;')
+    expect(new Uint8Array(await byToken.arrayBuffer())).toEqual(PNG)
+    const bySig = await fetch(`${s.url}${m.attachment.url}`)
+    expect(bySig.status).toBe(200)
+    // the same client_msg_id again: the first message, not a second copy
+    const again = await upload(alice, room.id, new Blob([PNG]), 'pixel.png', { content: 'look', client_msg_id: 'up-1' })
+    expect(again.status).toBe(200)
+    expect(((await again.json()) as { id: number }).id).toBe(m.id)
+    watcher.close()
+  })
+
+  test('type comes from the bytes: a text file named x.png is a file, downloaded as an attachment', async () => {
+    const r = await upload(alice, room.id, new Blob(['just text, not a picture']), 'x.png')
+    expect(r.status).toBe(201)
+    const m = (await r.json()) as { type: string; attachment: { mime: string; url: string } }
+    expect(m.type).toBe('file')
+    expect(m.attachment.mime).toBe('application/octet-stream')
+    const d = await fetch(`${s.url}${m.attachment.url}`)
+    expect(d.headers.get('content-disposition')).toStartWith('attachment;')
+    expect(d.headers.get('x-content-type-options')).toBe('nosniff')
+  })
+
+  test('path traversal in names is harmless', async () => {
+    expect(sanitizeName('../../etc/passwd')).toBe('passwd')
+    expect(sanitizeName('..\\..\\boot.ini')).toBe('boot.ini')
+    expect(sanitizeName('..')).toBe('file')
+    expect(sanitizeName('a\u0000b\nc.txt')).toBe('a_b_c.txt')
+    const r = await upload(alice, room.id, new Blob(['secret']), '../../../../etc/passwd')
+    const m = (await r.json()) as { attachment: { name: string; url: string } }
+    expect(m.attachment.name).toBe('passwd')
+    const d = await fetch(`${s.url}${m.attachment.url}`)
+    expect(await d.text()).toBe('secret')
+  })
+
+  test('oversize → 413 too_large with the error body; empty → 422; no file → 422', async () => {
+    const big = await upload(alice, room.id, new Blob([new Uint8Array(70_000)]), 'big.bin')
+    expect(big.status).toBe(413)
+    expect(await big.json()).toEqual({ detail: expect.any(String), code: 'too_large' })
+    const huge = await upload(alice, room.id, new Blob([new Uint8Array(300_000)]), 'huge.bin')
+    expect(huge.status).toBe(413)
+    expect(((await huge.json()) as { code: string }).code).toBe('too_large')
+    const empty = await upload(alice, room.id, new Blob([]), 'empty.txt')
+    expect(empty.status).toBe(422)
+    const form = new FormData()
+    form.append('content', 'no file')
+    const none = await fetch(`${s.url}/v1/rooms/${room.id}/attachments`, { method: 'POST', body: form, headers: { authorization: `Bearer ${alice.token}` } })
+    expect(none.status).toBe(422)
+  })
+
+  test('downloads: non-member 403 not_member, no token 401, bad or expired signature 401, unknown 404', async () => {
+    const r = await upload(alice, room.id, new Blob([PNG]), 'p.png')
+    const m = (await r.json()) as { attachment: { url: string } }
+    const id = m.attachment.url.split('/').pop()!.split('?')[0]!
+    const asEve = await fetch(`${s.url}/v1/files/${id}`, { headers: { authorization: `Bearer ${eve.token}` } })
+    expect([asEve.status, ((await asEve.json()) as { code: string }).code]).toEqual([403, 'not_member'])
+    expect((await fetch(`${s.url}/v1/files/${id}`)).status).toBe(401)
+    expect((await fetch(`${s.url}/v1/files/${id}?exp=9999999999&sig=${'0'.repeat(64)}`)).status).toBe(401)
+    const expired = m.attachment.url.replace(/exp=\d+/, 'exp=1000')
+    expect((await fetch(`${s.url}${expired}`)).status).toBe(401)
+    expect((await fetch(`${s.url}/v1/files/00000000-0000-0000-0000-000000000000`, { headers: { authorization: `Bearer ${alice.token}` } })).status).toBe(404)
+  })
+
+  test('uploads: non-member 403, no token 401', async () => {
+    expect((await upload(eve, room.id, new Blob([PNG]), 'p.png')).status).toBe(403)
+    expect((await upload(null, room.id, new Blob([PNG]), 'p.png')).status).toBe(401)
+  })
+})
+
+describe('reactions', () => {
+  test('a set of emoji per message with counts and me; pushed as message.updated', async () => {
+    const sent = await s.api('POST', `/v1/rooms/${room.id}/messages`, { token: alice.token, body: { content: 'react to me' } })
+    const mid = sent.body.id
+    const watcher = await TestSocket.open(`${s.wsUrl}/v1/ws?token=${alice.token}`)
+    const thumbs = encodeURIComponent('👍')
+    const a = await s.api('PUT', `/v1/rooms/${room.id}/messages/${mid}/reactions/${thumbs}`, { token: alice.token })
+    expect(a.status).toBe(200)
+    expect(a.body.reactions).toEqual([{ emoji: '👍', count: 1, me: true, user_ids: [alice.id] }])
+    const upd = await watcher.next('message.updated')
+    expect(upd.message.reactions[0]).toMatchObject({ emoji: '👍', count: 1 })
+    const b = await s.api('PUT', `/v1/rooms/${room.id}/messages/${mid}/reactions/${thumbs}`, { token: bob.token })
+    expect(b.body.reactions).toEqual([{ emoji: '👍', count: 2, me: true, user_ids: [alice.id, bob.id] }])
+    // the same reaction twice is still one
+    const again = await s.api('PUT', `/v1/rooms/${room.id}/messages/${mid}/reactions/${thumbs}`, { token: bob.token })
+    expect(again.body.reactions[0].count).toBe(2)
+    const list = await s.api('GET', `/v1/rooms/${room.id}/messages?limit=1`, { token: alice.token })
+    expect(list.body.messages[0].reactions).toEqual([{ emoji: '👍', count: 2, me: true, user_ids: [alice.id, bob.id] }])
+    const off = await s.api('DELETE', `/v1/rooms/${room.id}/messages/${mid}/reactions/${thumbs}`, { token: alice.token })
+    expect(off.body.reactions).toEqual([{ emoji: '👍', count: 1, me: false, user_ids: [bob.id] }])
+    watcher.close()
+  })
+
+  test('bad emoji 422, non-member 403, unknown message 404', async () => {
+    const sent = await s.api('POST', `/v1/rooms/${room.id}/messages`, { token: alice.token, body: { content: 'x' } })
+    const path = `/v1/rooms/${room.id}/messages/${sent.body.id}/reactions`
+    expect((await s.api('PUT', `${path}/${encodeURIComponent('not an emoji')}`, { token: alice.token })).status).toBe(422)
+    expect((await s.api('PUT', `${path}/${encodeURIComponent('👍')}`, { token: eve.token })).body.code).toBe('not_member')
+    expect((await s.api('PUT', `/v1/rooms/${room.id}/messages/99999999/reactions/${encodeURIComponent('👍')}`, { token: alice.token })).status).toBe(404)
+  })
+})
+
+describe('settings and retention', () => {
+  test('defaults; own flags for anyone; retention for owner/admin only', async () => {
+    const g = await s.api('GET', `/v1/rooms/${room.id}/settings`, { token: bob.token })
+    expect(g.body).toEqual({ notifications: true, read_receipts: true, retention_days: null })
+    const p = await s.api('PATCH', `/v1/rooms/${room.id}/settings`, { token: bob.token, body: { notifications: false } })
+    expect(p.body).toEqual({ notifications: false, read_receipts: true, retention_days: null })
+    expect((await s.api('GET', `/v1/rooms/${room.id}/settings`, { token: alice.token })).body.notifications).toBe(true)
+    const denied = await s.api('PATCH', `/v1/rooms/${room.id}/settings`, { token: bob.token, body: { retention_days: 7 } })
+    expect([denied.status, denied.body.code]).toEqual([403, 'forbidden'])
+    for (const bad of [0, 3651, 'x', 1.5]) {
+      expect((await s.api('PATCH', `/v1/rooms/${room.id}/settings`, { token: alice.token, body: { retention_days: bad } })).status).toBe(422)
+    }
+    expect((await s.api('PATCH', `/v1/rooms/${room.id}/settings`, { token: alice.token, body: { retention_days: 30 } })).body.retention_days).toBe(30)
+    expect((await s.api('PATCH', `/v1/rooms/${room.id}/settings`, { token: alice.token, body: { retention_days: null } })).body.retention_days).toBe(null)
+    expect((await s.api('GET', `/v1/rooms/${room.id}/settings`, { token: eve.token })).body.code).toBe('not_member')
+  })
+
+  test('the sweep deletes messages older than the retention, and only those', async () => {
+    const r = await groupRoom(s.api, alice)
+    for (let i = 0; i < 5; i++) await s.api('POST', `/v1/rooms/${r.id}/messages`, { token: alice.token, body: { content: `m${i}` } })
+    await s.api('PATCH', `/v1/rooms/${r.id}/settings`, { token: alice.token, body: { retention_days: 1 } })
+    await s.chat.database.rows(sql`update messages set created_at = now() - interval '2 days' where room_id = ${r.id} and seq <= 3`)
+    expect(await s.chat.settings.sweepRetention(2)).toBe(3)
+    const left = await s.api('GET', `/v1/rooms/${r.id}/messages`, { token: alice.token })
+    expect(left.body.messages.map((m: { seq: number }) => m.seq)).toEqual([4, 5])
+  })
+
+  test('read receipts off: the read is stored but not relayed', async () => {
+    const r = await groupRoom(s.api, alice, [bob])
+    const sent = await s.api('POST', `/v1/rooms/${r.id}/messages`, { token: alice.token, body: { content: 'read me' } })
+    const a = await TestSocket.open(`${s.wsUrl}/v1/ws?token=${alice.token}`)
+    await s.api('PATCH', `/v1/rooms/${r.id}/settings`, { token: bob.token, body: { read_receipts: false } })
+    const res = await s.api('POST', `/v1/rooms/${r.id}/read`, { token: bob.token, body: { seq: sent.body.seq } })
+    expect(res.body).toEqual({ last_read_seq: 1, unread_count: 0 })
+    await s.api('PATCH', `/v1/rooms/${r.id}/settings`, { token: alice.token, body: { read_receipts: true } })
+    a.send({ type: 'ping' })
+    await a.next('pong')
+    expect(a.all('read')).toEqual([])
+    a.close()
+  })
+})
+
+describe('presence', () => {
+  test('GET /rooms/:id/presence and presence events to co-members', async () => {
+    const r = await groupRoom(s.api, alice, [bob])
+    const a = await openWs(s, alice)
+    const p = await s.api('GET', `/v1/rooms/${r.id}/presence`, { token: alice.token })
+    expect(p.status).toBe(200)
+    const byId = new Map(p.body.members.map((m: { user_id: number }) => [m.user_id, m]))
+    expect(byId.get(alice.id)).toMatchObject({ nickname: 'alice', online: true })
+    expect(byId.get(bob.id)).toMatchObject({ nickname: 'bob', online: false })
+    const b = await openWs(s, bob)
+    expect(await a.next((f) => f.type === 'presence' && f.user_id === bob.id)).toMatchObject({ status: 'online', nickname: 'bob' })
+    b.close()
+    const off = await a.next((f) => f.type === 'presence' && f.user_id === bob.id && f.status === 'offline')
+    expect(typeof off.last_seen).toBe('string')
+    expect((await s.api('GET', `/v1/rooms/${r.id}/presence`, { token: eve.token })).body.code).toBe('not_member')
+    a.close()
+  })
+})
+
+describe('typing', () => {
+  test('throttled to one relay per second; stops relay is_typing false', async () => {
+    const r = await groupRoom(s.api, alice, [bob])
+    const a = await openWs(s, alice)
+    const b = await openWs(s, bob)
+    for (let i = 0; i < 5; i++) a.send({ type: 'typing', room_id: r.id, is_typing: true })
+    a.send({ type: 'typing', room_id: r.id, is_typing: false })
+    await until(() => b.all('typing').length >= 2, 3000, 'typing frames')
+    expect(b.all('typing').map((f) => f.is_typing)).toEqual([true, false])
+    a.send({ type: 'typing', room_id: 999999, is_typing: true })
+    expect((await a.next('error')).code).toBe('not_found')
+    a.close()
+    b.close()
+  })
+
+  test('a socket that closes while typing clears its indicator', async () => {
+    const r = await groupRoom(s.api, alice, [bob])
+    const a = await openWs(s, alice)
+    const b = await openWs(s, bob)
+    a.send({ type: 'typing', room_id: r.id, is_typing: true })
+    await b.next('typing')
+    a.close()
+    expect(await b.next((f) => f.type === 'typing' && f.room_id === r.id)).toMatchObject({ is_typing: false, user_id: alice.id })
+    b.close()
+  })
+})
