@@ -81,23 +81,29 @@ export class Session implements HubMember {
   async open(): Promise<void> {
     const { d, o } = this
     d.hub.trackUser(this)
-    if (o.onlyRoom === null) this.ws.subscribe(`user:${this.userId}`)
     const [user, seqs] = await Promise.all([d.users.get(this.userId), d.rooms.roomSeqs(this.userId)])
     if (this.closed) return
     this.user = user
-    const mine = o.onlyRoom === null ? seqs : seqs.filter((r) => r.id === o.onlyRoom)
-    this.send({ type: 'ready', user: { ...user, online: true }, rooms: mine, session_id: this.sessionId })
+    const listed = o.onlyRoom === null ? seqs : seqs.filter((r) => r.id === o.onlyRoom)
+    // rooms followed from `ready` on: every room (auto_subscribe), or the per-room socket's room without after_seq
+    const follow = o.onlyRoom === null ? (o.autoSubscribe ? listed : []) : o.afterSeq === null ? listed : []
+    for (const r of follow) this.rooms.set(r.id, ++this.gen)
+    const tracked = await Promise.allSettled(follow.map((r) => d.hub.trackRoom(r.id, this)))
+    if (this.closed) return
+    // from here to the last subscribe nothing can be published in between: `ready` tells each
+    // room's last_seq as this node has delivered it, and live events continue right after it
+    const following = new Set(follow.filter((_, i) => tracked[i]!.status === 'fulfilled').map((r) => r.id))
+    const rooms = listed.map((r) => ({ id: r.id, last_seq: following.has(r.id) ? d.hub.deliveredSeq(r.id) : r.last_seq }))
+    this.send({ type: 'ready', user: { ...user, online: true }, rooms, session_id: this.sessionId })
+    if (o.onlyRoom === null) this.ws.subscribe(`user:${this.userId}`)
+    for (const id of following) this.ws.subscribe(`room:${id}`)
+    for (const r of follow) if (!following.has(r.id)) this.dropRoom(r.id)
     if (await d.presence.connect(this.userId)) {
       for (const r of seqs) {
         d.events.toRoom(r.id, { type: 'presence', user_id: user.id, nickname: user.nickname, status: 'online', last_seen: null })
       }
     }
-    if (o.onlyRoom !== null) {
-      await this.subscribeRoom(o.onlyRoom, o.afterSeq, o.afterSeq !== null)
-    } else if (o.autoSubscribe) {
-      // the client was told last_seq in `ready`: it gets everything after it
-      await Promise.all(mine.map((r) => this.subscribeRoom(r.id, r.last_seq, false)))
-    }
+    if (o.onlyRoom !== null && o.afterSeq !== null) await this.subscribeRoom(o.onlyRoom, o.afterSeq, true)
   }
 
   async onText(text: string): Promise<void> {
