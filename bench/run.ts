@@ -16,9 +16,10 @@ import { fanout } from './scenarios/fanout.ts'
 import { persist } from './scenarios/persist.ts'
 import { roomLimit } from './scenarios/room-limit.ts'
 import { soak } from './scenarios/soak.ts'
+import { writer } from './scenarios/writer.ts'
 
 export const SCENARIOS: Record<string, Scenario> = {
-  fanout, 'room-limit': roomLimit, connect, persist, cluster, soak,
+  fanout, 'room-limit': roomLimit, connect, persist, cluster, soak, writer,
 }
 
 /** Runs one scenario end to end; returns the report and where it was written. */

@@ -60,7 +60,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     : createMemoryPresence()
   const tokens = createAccessTokens(config.JWT_SECRET, config.ACCESS_TTL)
   const writer = createMessageWriter(database, {
-    flushMs: config.FLUSH_MS, batchMax: config.BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, log,
+    flushMs: config.FLUSH_MS, batchMax: config.BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, lanes: config.WRITER_LANES, log,
   })
   const events = createEvents(bus)
   const storage = config.S3_BUCKET

@@ -33,6 +33,8 @@ export type WriterOptions = {
   queueMax: number
   /** how long a failing batch is retried before its senders get `unavailable`, ms */
   retryForMs?: number
+  /** parallel commit loops, rooms split among them by id; 1 = one transaction at a time */
+  lanes?: number
   log: Logger
 }
 
@@ -63,80 +65,110 @@ type Pending = { req: WriteRequest; resolve: (r: WriteResult) => void; reject: (
 
 export function createMessageWriter(database: Database, opts: WriterOptions): MessageWriter {
   const retryForMs = opts.retryForMs ?? 10_000
-  let queue: Pending[] = []
-  let inFlight = 0
-  let flushing = false
-  let timer: ReturnType<typeof setTimeout> | null = null
+  const laneCount = Math.max(1, opts.lanes ?? 1)
   let closed = false
-  let idleWaiters: (() => void)[] = []
   const stats: WriterStats = {
     batches: 0, messages: 0, errors: 0, retries: 0, queued: 0, flushMsTotal: 0, lastBatchSizes: [],
   }
 
-  const schedule = () => {
-    if (flushing || queue.length === 0) return
-    if (queue.length >= opts.batchMax || opts.flushMs === 0) {
+  /**
+   * One serial group-commit loop. A room always maps to the same lane, so
+   * its messages commit in submission order; lanes share no room, so their
+   * transactions never wait on each other's room locks.
+   */
+  function createLane() {
+    let queue: Pending[] = []
+    let inFlight = 0
+    let flushing = false
+    let timer: ReturnType<typeof setTimeout> | null = null
+    let idleWaiters: (() => void)[] = []
+
+    const flushSoon = () => {
       if (timer) clearTimeout(timer)
       timer = null
       queueMicrotask(flush)
-    } else if (!timer) {
-      timer = setTimeout(() => {
-        timer = null
-        flush()
-      }, opts.flushMs)
+    }
+
+    const schedule = () => {
+      if (flushing || queue.length === 0) return
+      if (queue.length >= opts.batchMax || opts.flushMs === 0) flushSoon()
+      else if (!timer) {
+        timer = setTimeout(() => {
+          timer = null
+          void flush()
+        }, opts.flushMs)
+      }
+    }
+
+    async function flush() {
+      if (flushing || queue.length === 0) return
+      flushing = true
+      const batch = queue.slice(0, opts.batchMax)
+      queue = queue.slice(batch.length)
+      inFlight = batch.length
+      const started = performance.now()
+      const batchId = crypto.randomUUID()
+      let attempt = 0
+      for (;;) {
+        try {
+          const outcomes = await commitBatch(database, batch, batchId, attempt > 0)
+          batch.forEach((p, i) => settle(p, outcomes[i]!))
+          break
+        } catch (err) {
+          stats.errors++
+          if (performance.now() - started > retryForMs) {
+            opts.log.error('writer: batch failed, giving up', { size: batch.length, error: String(err) })
+            const e = unavailable('The database is unavailable; the message was not stored. Retry later.')
+            for (const p of batch) p.reject(e)
+            break
+          }
+          attempt++
+          stats.retries++
+          opts.log.warn('writer: batch failed, retrying', { size: batch.length, attempt, error: String(err) })
+          await sleep(Math.min(50 * 2 ** (attempt - 1), 1000))
+        }
+      }
+      stats.batches++
+      stats.flushMsTotal += performance.now() - started
+      stats.lastBatchSizes.push(batch.length)
+      if (stats.lastBatchSizes.length > 64) stats.lastBatchSizes.shift()
+      inFlight = 0
+      flushing = false
+      if (stats.batches % 1000 === 0) {
+        database.rows(sql`delete from writer_batches where created_at < now() - interval '1 hour'`).catch(() => {})
+      }
+      // those waited a whole commit already: go again at once
+      if (queue.length > 0) flushSoon()
+      else {
+        const w = idleWaiters
+        idleWaiters = []
+        for (const f of w) f()
+      }
+    }
+
+    return {
+      get waiting() {
+        return queue.length + inFlight
+      },
+      get queued() {
+        return queue.length
+      },
+      push(p: Pending) {
+        queue.push(p)
+        schedule()
+      },
+      drain(): Promise<void> {
+        if (!flushing && queue.length === 0) return Promise.resolve()
+        return new Promise<void>((r) => {
+          idleWaiters.push(r)
+          if (timer) flushSoon()
+        })
+      },
     }
   }
 
-  async function flush() {
-    if (flushing || queue.length === 0) return
-    flushing = true
-    const batch = queue.slice(0, opts.batchMax)
-    queue = queue.slice(batch.length)
-    inFlight = batch.length
-    const started = performance.now()
-    const batchId = crypto.randomUUID()
-    let attempt = 0
-    for (;;) {
-      try {
-        const outcomes = await commitBatch(database, batch, batchId, attempt > 0)
-        batch.forEach((p, i) => settle(p, outcomes[i]!))
-        break
-      } catch (err) {
-        stats.errors++
-        if (performance.now() - started > retryForMs) {
-          opts.log.error('writer: batch failed, giving up', { size: batch.length, error: String(err) })
-          const e = unavailable('The database is unavailable; the message was not stored. Retry later.')
-          for (const p of batch) p.reject(e)
-          break
-        }
-        attempt++
-        stats.retries++
-        opts.log.warn('writer: batch failed, retrying', { size: batch.length, attempt, error: String(err) })
-        await sleep(Math.min(50 * 2 ** (attempt - 1), 1000))
-      }
-    }
-    const ms = performance.now() - started
-    stats.batches++
-    stats.flushMsTotal += ms
-    stats.lastBatchSizes.push(batch.length)
-    if (stats.lastBatchSizes.length > 64) stats.lastBatchSizes.shift()
-    inFlight = 0
-    stats.queued = queue.length
-    flushing = false
-    if (stats.batches % 1000 === 0) {
-      database.rows(sql`delete from writer_batches where created_at < now() - interval '1 hour'`).catch(() => {})
-    }
-    if (queue.length > 0) {
-      // those waited a whole commit already: go again at once
-      if (timer) clearTimeout(timer)
-      timer = null
-      queueMicrotask(flush)
-    } else {
-      const w = idleWaiters
-      idleWaiters = []
-      for (const f of w) f()
-    }
-  }
+  const lanes = Array.from({ length: laneCount }, createLane)
+  const waiting = () => lanes.reduce((n, l) => n + l.waiting, 0)
 
   function settle(p: Pending, o: Outcome) {
     if (o instanceof AppError) p.reject(o)
@@ -147,28 +179,21 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
   }
 
   return {
-    stats,
+    get stats() {
+      stats.queued = lanes.reduce((n, l) => n + l.queued, 0)
+      return stats
+    },
     submit(req) {
       if (closed) return Promise.reject(unavailable('The server is shutting down; retry on another node.'))
-      if (queue.length + inFlight >= opts.queueMax) {
+      if (waiting() >= opts.queueMax) {
         return Promise.reject(unavailable('The server is overloaded: the write queue is full. Retry later.'))
       }
       return new Promise<WriteResult>((resolve, reject) => {
-        queue.push({ req, resolve, reject })
-        stats.queued = queue.length
-        schedule()
+        lanes[req.roomId % laneCount]!.push({ req, resolve, reject })
       })
     },
-    drain() {
-      if (!flushing && queue.length === 0) return Promise.resolve()
-      return new Promise<void>((r) => {
-        idleWaiters.push(r)
-        if (timer) {
-          clearTimeout(timer)
-          timer = null
-          queueMicrotask(flush)
-        }
-      })
+    async drain() {
+      await Promise.all(lanes.map((l) => l.drain()))
     },
     async close() {
       closed = true
@@ -191,16 +216,18 @@ type StoredOutcome = { c: number } | { d: number } | { e: AppError['code']; m: s
  */
 async function commitBatch(database: Database, batch: Pending[], batchId: string, retry: boolean): Promise<Outcome[]> {
   try {
-    return await commitOnce(database, batch, batchId, retry)
+    // optimistic: a client_msg_id seen before is rare, so the unique index finds it, not a lookup
+    return await commitOnce(database, batch, batchId, retry, false)
   } catch (err) {
     if (err instanceof AlreadyCommitted) return err.outcomes
+    if (err instanceof SeenBefore) return commitOnce(database, batch, batchId, retry, true)
     throw err
   }
 }
 
-async function commitOnce(database: Database, batch: Pending[], batchId: string, retry: boolean): Promise<Outcome[]> {
+async function commitOnce(database: Database, batch: Pending[], batchId: string, retry: boolean, lookUp: boolean): Promise<Outcome[]> {
   return database.db.transaction(async (tx) => {
-    const outcomes = await writeBatch(database, tx, batch, batchId, retry)
+    const outcomes = await writeBatch(database, tx, batch, batchId, retry, lookUp)
     const stored: StoredOutcome[] = outcomes.map((o) =>
       o instanceof AppError ? { e: o.code, m: o.message } : o.status === 'created' ? { c: o.row.id } : { d: o.row.id },
     )
@@ -213,7 +240,12 @@ class AlreadyCommitted {
   constructor(readonly outcomes: Outcome[]) {}
 }
 
-async function writeBatch(database: Database, ex: Executor, batch: Pending[], batchId: string, retry: boolean): Promise<Outcome[]> {
+/** The insert met a client_msg_id committed before: roll back, go again looking them up first. */
+class SeenBefore {}
+
+async function writeBatch(
+  database: Database, ex: Executor, batch: Pending[], batchId: string, retry: boolean, lookUp: boolean,
+): Promise<Outcome[]> {
     const roomIds = [...new Set(batch.map((p) => p.req.roomId))].sort((a, b) => a - b)
     const locked = await database.rows<{ id: number; last_seq: number }>(
       sql`select id, last_seq from rooms
@@ -247,7 +279,7 @@ async function writeBatch(database: Database, ex: Executor, batch: Pending[], ba
 
     const keyed = batch.filter((p) => p.req.clientMsgId)
     const existing = new Map<string, MessageRow>()
-    if (keyed.length > 0) {
+    if (lookUp && keyed.length > 0) {
       const keys = keyed.map((p) => ({ r: p.req.roomId, u: p.req.senderId, c: p.req.clientMsgId }))
       const rows = await database.rows<MessageRow>(
         sql`select ${messageColumns} from ${messageFrom}
@@ -324,11 +356,13 @@ async function writeBatch(database: Database, ex: Executor, batch: Pending[], ba
             select x.r, x.s, x.u, x.t, x.c, x.p, x.a, x.k
             from json_to_recordset(${JSON.stringify(inserts)}::json)
               as x(r int8, s int8, u int8, t text, c text, p int8, a jsonb, k text)
+            on conflict (room_id, sender_id, client_msg_id) where client_msg_id is not null do nothing
             returning id, room_id, seq, created_at),
           q as (insert into search_queue (message_id) select id from m)
           select id, room_id, seq, created_at from m`,
       ex,
     )
+    if (inserted.length < inserts.length) throw new SeenBefore()
     const bySeq = new Map(inserted.map((r) => [`${r.room_id}:${r.seq}`, r]))
     const rowAt = (i: number): MessageRow => {
       const x = inserts[i]!
