@@ -1,5 +1,6 @@
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
+import { openapi } from '@elysiajs/openapi'
 import { createAccessTokens } from './auth/tokens'
 import type { Bus } from './bus/bus'
 import { createLocalBus } from './bus/bus.local'
@@ -142,6 +143,14 @@ export async function createChatServer(config: Config, log: Logger = createLogge
 
   const app = new Elysia()
     .use(errorPlugin(log))
+    .use(openapi({
+      path: '/docs',
+      documentation: {
+        info: { title: 'Chat server API', version: '1', description: 'REST routes of the chat server; the WebSocket protocol is in API.md.' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+        security: [{ bearer: [] }],
+      },
+    }))
     .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
     .use(authRoutes(users))
     .use(userRoutes(users, tokens))

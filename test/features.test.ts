@@ -231,3 +231,23 @@ describe('typing', () => {
     b.close()
   })
 })
+
+describe('operations', () => {
+  test('/docs serves the OpenAPI UI and /docs/json the document with every REST route', async () => {
+    const ui = await fetch(`${s.url}/docs`)
+    expect(ui.status).toBe(200)
+    expect(ui.headers.get('content-type')).toContain('text/html')
+    const doc = (await (await fetch(`${s.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> }
+    expect(doc.openapi).toStartWith('3.')
+    for (const p of ['/v1/auth/register', '/v1/rooms/{id}/messages', '/v1/rooms/{id}/search', '/v1/files/{id}']) expect(doc.paths[p]).toBeDefined()
+  })
+
+  test('/metrics is Prometheus text with the node’s figures', async () => {
+    const r = await fetch(`${s.url}/metrics`)
+    expect(r.status).toBe(200)
+    const text = await r.text()
+    for (const m of ['chat_connections', 'chat_rooms_subscribed', 'chat_messages_in_total', 'chat_messages_out_total', 'chat_writer_batches_total', 'chat_writer_flush_ms_avg', 'chat_writer_errors_total']) {
+      expect(text).toMatch(new RegExp(`^${m}\\{node="[^"]+"\\} [0-9.]+$`, 'm'))
+    }
+  })
+})
