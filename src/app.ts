@@ -136,6 +136,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
           value: () => (writer.stats.batches ? writer.stats.flushMsTotal / writer.stats.batches : 0),
         },
         { name: 'chat_writer_errors_total', help: 'failed batch attempts', type: 'counter', value: () => writer.stats.errors },
+        { name: 'chat_relay_received_total', help: 'events received from other nodes', type: 'counter', value: () => bus.relayStats.received },
+        { name: 'chat_relay_lag_ms_avg', help: 'mean publish → receive lag of relayed events, ms', type: 'gauge', value: () => bus.relayStats.lagMsAvg },
         { name: 'chat_uptime_seconds', help: 'seconds since start', type: 'gauge', value: () => (Date.now() - started) / 1000 },
       ],
       { node: config.NODE_ID },

@@ -5,6 +5,7 @@ export function createLocalBus(): Bus {
   let handler: BusHandler = () => {}
   return {
     kind: 'local',
+    relayStats: { received: 0, lagMsAvg: 0 },
     setHandler: (h) => {
       handler = h
     },

@@ -29,6 +29,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
   let flushQueued = false
   let everReady = false
   let closed = false
+  const relayStats = { received: 0, lagMsAvg: 0 }
 
   for (const c of [pub, sub]) c.on('error', (err) => o.log.warn('redis bus: connection error', { error: String(err) }))
   sub.on('ready', () => {
@@ -44,14 +45,19 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
   sub.on('message', (channel: string, payload: string) => {
     const nl = payload.indexOf('\n')
     if (nl < 0) return
-    let head: [string, EventMeta | undefined]
+    let head: [string, EventMeta | undefined, number?]
     try {
-      head = JSON.parse(payload.slice(0, nl)) as [string, EventMeta | undefined]
+      head = JSON.parse(payload.slice(0, nl)) as [string, EventMeta | undefined, number?]
     } catch {
       return
     }
     // what this node published it delivered itself, synchronously
     if (head[0] === o.nodeId) return
+    if (head[2]) {
+      // mean over the last ~1000 events; clocks of nodes on one host (or NTP) agree to well under a ms
+      relayStats.received++
+      relayStats.lagMsAvg += (Date.now() - head[2] - relayStats.lagMsAvg) / Math.min(relayStats.received, 1000)
+    }
     handler(channel.slice(prefixLen), payload.slice(nl + 1), head[1] ?? undefined)
   })
 
@@ -86,6 +92,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
 
   return {
     kind: 'redis',
+    relayStats,
     setHandler: (h) => {
       handler = h
     },
@@ -94,7 +101,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
     },
     publish(topic, frame, meta) {
       if (!meta?.remoteOnly) handler(topic, frame, meta)
-      const head = JSON.stringify([o.nodeId, meta ?? null])
+      const head = JSON.stringify([o.nodeId, meta ?? null, Date.now()])
       pub.publish(o.prefix + topic, `${head}\n${frame}`).catch((err: unknown) => {
         // other nodes fill the gap from the database (sequencer, resync)
         o.log.warn('redis bus: publish failed', { topic, error: String(err) })

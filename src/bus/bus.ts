@@ -30,6 +30,8 @@ export interface Bus {
   /** Resolves once the node receives the topics' events from other nodes. */
   subscribe(topics: string[]): Promise<void>
   unsubscribe(topics: string[]): void
+  /** Relay figures for /metrics: events received from other nodes, their mean publish → receive lag (ms). */
+  readonly relayStats: { received: number; lagMsAvg: number }
   /** Resolves when the relay answers (readiness). */
   ping(): Promise<void>
   close(): Promise<void>
