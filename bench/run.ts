@@ -17,9 +17,10 @@ import { persist } from './scenarios/persist.ts'
 import { roomLimit } from './scenarios/room-limit.ts'
 import { soak } from './scenarios/soak.ts'
 import { writer } from './scenarios/writer.ts'
+import { search } from './scenarios/search.ts'
 
 export const SCENARIOS: Record<string, Scenario> = {
-  fanout, 'room-limit': roomLimit, connect, persist, cluster, soak, writer,
+  fanout, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, search,
 }
 
 /** Runs one scenario end to end; returns the report and where it was written. */

@@ -40,18 +40,28 @@ export function cleanQuery(q: string | undefined): string {
  * search reads both, so a message is findable as soon as it is committed.
  */
 export function createSearch(database: Database, view: (r: MessageRow) => Message) {
-  /** `inIndex` scopes search_index rows (`s`), `inQueue` the queued messages (`mm`). */
-  async function run(inIndex: SQL, inQueue: SQL, extra: SQL, q: string, limit: number, order: 'seq' | 'id') {
+  /**
+   * `inIndex` scopes search_index rows (`s`), `inQueue` the queued messages
+   * (`mm`); `maxId` bounds both (paging). Each side stops at limit + 1 hits,
+   * newest first (within a room, id order is seq order: ids are taken under
+   * the room's lock).
+   */
+  async function run(inIndex: SQL, inQueue: SQL, maxId: number | null, q: string, limit: number) {
     const pattern = likePattern(q)
+    const n = limit + 1
+    const bound = (col: string) => (maxId === null ? sql`` : sql`and ${sql.raw(col)} <= ${maxId}`)
     const rows = await database.rows<MessageRow>(
       sql`with hits as (
-            select s.message_id as id from search_index s where ${inIndex} and s.content ilike ${pattern}
+            (select s.message_id as id from search_index s
+             where ${inIndex} ${bound('s.message_id')} and s.content ilike ${pattern}
+             order by s.message_id desc limit ${n})
             union all
-            select mm.id from search_queue sq join messages mm on mm.id = sq.message_id
-            where ${inQueue} and mm.content ilike ${pattern})
+            (select mm.id from search_queue sq join messages mm on mm.id = sq.message_id
+             where ${inQueue} ${bound('mm.id')} and mm.content ilike ${pattern}
+             order by mm.id desc limit ${n}))
           select ${messageColumns} from ${messageFrom}
-          where m.id in (select id from hits) and m.deleted_at is null ${extra}
-          order by ${sql.raw(order === 'seq' ? 'm.seq' : 'm.id')} desc limit ${limit + 1}`,
+          where m.id in (select id from hits) and m.deleted_at is null
+          order by m.id desc limit ${n}`,
     )
     const page = rows.slice(0, limit)
     return {
@@ -59,17 +69,26 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
       has_more: rows.length > limit,
     }
   }
+
   return {
     /** One room; `beforeSeq` pages back. Membership is the caller's to check. */
-    inRoom(roomId: number, query: string | undefined, limit: number, beforeSeq?: number) {
+    async inRoom(roomId: number, query: string | undefined, limit: number, beforeSeq?: number) {
       const q = cleanQuery(query)
-      return run(sql`s.room_id = ${roomId}`, sql`mm.room_id = ${roomId}`, beforeSeq === undefined ? sql`` : sql`and m.seq < ${beforeSeq}`, q, limit, 'seq')
+      let maxId: number | null = null
+      if (beforeSeq !== undefined) {
+        const [b] = await database.rows<{ id: number }>(
+          sql`select id from messages where room_id = ${roomId} and seq < ${beforeSeq} order by seq desc limit 1`,
+        )
+        if (!b) return { messages: [], has_more: false }
+        maxId = b.id
+      }
+      return run(sql`s.room_id = ${roomId}`, sql`mm.room_id = ${roomId}`, maxId, q, limit)
     },
     /** Every room the user belongs to; `beforeId` pages back. */
     everywhere(userId: number, query: string | undefined, limit: number, beforeId?: number) {
       const q = cleanQuery(query)
       const mine = sql`(select room_id from room_members where user_id = ${userId})`
-      return run(sql`s.room_id in ${mine}`, sql`mm.room_id in ${mine}`, beforeId === undefined ? sql`` : sql`and m.id < ${beforeId}`, q, limit, 'id')
+      return run(sql`s.room_id in ${mine}`, sql`mm.room_id in ${mine}`, beforeId === undefined ? null : beforeId - 1, q, limit)
     },
 
     /**
