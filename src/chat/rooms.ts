@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database, Executor } from '../db/client'
-import { roomMembers, rooms, users } from '../db/schema'
+import { messages, roomMembers, rooms, users } from '../db/schema'
 import { AppError, forbidden, notFound, notMember, validation } from '../lib/errors'
 import { iso } from '../lib/time'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
@@ -140,7 +140,9 @@ export function createRoomsService({ database, users: usersService, events, maxR
     const fresh = ids.filter((id) => !have.has(id))
     if (room.memberCount + fresh.length > room.maxMembers) throw roomFull(room.maxMembers)
     if (fresh.length === 0) return []
-    await (tx as typeof db).insert(roomMembers).values(fresh.map((userId) => ({ roomId: room.id, userId, role })))
+    // a new member starts caught up: history is there to read, not unread (and their own
+    // messages from an earlier membership stay below the mark)
+    await (tx as typeof db).insert(roomMembers).values(fresh.map((userId) => ({ roomId: room.id, userId, role, lastReadSeq: room.lastSeq })))
     await (tx as typeof db).update(rooms)
       .set({ memberCount: sql`${rooms.memberCount} + ${fresh.length}` })
       .where(eq(rooms.id, room.id))
@@ -307,7 +309,11 @@ export function createRoomsService({ database, users: usersService, events, maxR
       if (member.role !== 'owner') throw forbidden('Only the owner may delete the room.')
       const memberIds = (await db.select({ id: roomMembers.userId }).from(roomMembers).where(eq(roomMembers.roomId, roomId)))
         .map((m) => m.id)
-      await db.delete(rooms).where(eq(rooms.id, roomId))
+      await db.transaction(async (tx) => {
+        // messages carry no foreign key (the writer's hot path): they go with the room here
+        await tx.delete(messages).where(eq(messages.roomId, roomId))
+        await tx.delete(rooms).where(eq(rooms.id, roomId))
+      })
       for (const id of memberIds) events.toUser(id, { type: 'room.deleted', room_id: roomId }, { leave: roomId })
       events.toRoom(roomId, { type: 'room.deleted', room_id: roomId }, { closeRoom: roomId })
     },
