@@ -204,36 +204,30 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
 
 type Outcome = WriteResult | AppError
 
-/** A batch's outcome as writer_batches keeps it: a message id and whether it was new, or an error. */
-type StoredOutcome = { c: number } | { d: number } | { e: AppError['code']; m: string }
+/**
+ * A batch's outcome as writer_batches keeps it, written in the same
+ * statement as the messages (so by room and seq, not id): created, a
+ * duplicate of an earlier message, or an error.
+ */
+type StoredOutcome = { c: [number, number] } | { d: [number, number] } | { e: AppError['code']; m: string }
 
 /**
- * One transaction for the whole batch: lock its rooms in ascending id order
- * (no deadlock between nodes), check membership, replies and client_msg_ids,
- * hand out per-room seq, one multi-row insert, advance rooms.last_seq and the
- * senders' read marks, and record the outcome under `batchId`. `retry` = an
- * earlier attempt may have committed: its recorded outcome is the answer.
+ * One transaction for the whole batch, in two statements: the first locks
+ * the batch's rooms in ascending id order (no deadlock between nodes) and
+ * reads membership, senders and reply targets; the second inserts every
+ * message, queues them for search, advances rooms.last_seq and the senders'
+ * read marks, and records the outcome under `batchId`. `retry` = an earlier
+ * attempt may have committed: its recorded outcome is the answer.
  */
 async function commitBatch(database: Database, batch: Pending[], batchId: string, retry: boolean): Promise<Outcome[]> {
   try {
     // optimistic: a client_msg_id seen before is rare, so the unique index finds it, not a lookup
-    return await commitOnce(database, batch, batchId, retry, false)
+    return await database.db.transaction((tx) => writeBatch(database, tx, batch, batchId, retry, false))
   } catch (err) {
     if (err instanceof AlreadyCommitted) return err.outcomes
-    if (err instanceof SeenBefore) return commitOnce(database, batch, batchId, retry, true)
+    if (err instanceof SeenBefore) return database.db.transaction((tx) => writeBatch(database, tx, batch, batchId, retry, true))
     throw err
   }
-}
-
-async function commitOnce(database: Database, batch: Pending[], batchId: string, retry: boolean, lookUp: boolean): Promise<Outcome[]> {
-  return database.db.transaction(async (tx) => {
-    const outcomes = await writeBatch(database, tx, batch, batchId, retry, lookUp)
-    const stored: StoredOutcome[] = outcomes.map((o) =>
-      o instanceof AppError ? { e: o.code, m: o.message } : o.status === 'created' ? { c: o.row.id } : { d: o.row.id },
-    )
-    await database.rows(sql`insert into writer_batches (id, outcome) values (${batchId}, ${JSON.stringify(stored)}::jsonb)`, tx)
-    return outcomes
-  })
 }
 
 class AlreadyCommitted {
@@ -243,171 +237,171 @@ class AlreadyCommitted {
 /** The insert met a client_msg_id committed before: roll back, go again looking them up first. */
 class SeenBefore {}
 
+const idList = (ids: number[]) => sql`(select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`
+
+type Snapshot = {
+  rooms: [number, number][]
+  members: [number, number, string, string | null][]
+  replies: [number, number][] | null
+}
+
 async function writeBatch(
   database: Database, ex: Executor, batch: Pending[], batchId: string, retry: boolean, lookUp: boolean,
 ): Promise<Outcome[]> {
-    const roomIds = [...new Set(batch.map((p) => p.req.roomId))].sort((a, b) => a - b)
-    const locked = await database.rows<{ id: number; last_seq: number }>(
-      sql`select id, last_seq from rooms
-          where id in (select value::int8 from json_array_elements_text(${JSON.stringify(roomIds)}::json))
-          order by id for update`,
+  const roomIds = [...new Set(batch.map((p) => p.req.roomId))].sort((a, b) => a - b)
+  const pairs = [...new Set(batch.map((p) => `${p.req.roomId}:${p.req.senderId}`))].map((k) => {
+    const [r, u] = k.split(':')
+    return { r: Number(r), u: Number(u) }
+  })
+  const replyIds = [...new Set(batch.map((p) => p.req.replyToId).filter((x): x is number => x != null))]
+  // the rooms' row locks first (materialized, in id order), then what the checks need, in one round trip
+  const [snap] = await database.rows<Snapshot>(
+    sql`with locked as materialized (select id, last_seq from rooms where id in ${idList(roomIds)} order by id for update)
+        select
+          (select coalesce(json_agg(json_build_array(id, last_seq)), '[]') from locked) as rooms,
+          (select coalesce(json_agg(json_build_array(rm.room_id, rm.user_id, u.nickname, u.avatar_url)), '[]')
+             from room_members rm join users u on u.id = rm.user_id
+             where rm.room_id in (select id from locked)
+               and (rm.room_id, rm.user_id) in (select x.r, x.u from json_to_recordset(${JSON.stringify(pairs)}::json) as x(r int8, u int8))
+          ) as members,
+          ${replyIds.length === 0 ? sql`null` : sql`(select coalesce(json_agg(json_build_array(id, room_id)), '[]') from messages where id in ${idList(replyIds)})`} as replies`,
+    ex,
+  )
+  const parse = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v)
+  const lastSeq = new Map(parse(snap!.rooms).map(([id, seq]) => [Number(id), Number(seq)]))
+  const members = parse(snap!.members)
+  const isMember = new Set(members.map(([r, u]) => `${r}:${u}`))
+  const profile = new Map(members.map(([, u, nickname, avatar]) => [Number(u), { nickname, avatar }]))
+  const replyRoom = new Map((snap!.replies === null ? [] : parse(snap!.replies)).map(([id, r]) => [Number(id), Number(r)]))
+
+  if (retry) {
+    // its own statement: a fresh snapshot, taken after the locks waited for an earlier attempt still running
+    const [prior] = await database.rows<{ outcome: StoredOutcome[] | string }>(
+      sql`select outcome from writer_batches where id = ${batchId}`,
       ex,
     )
-    const lastSeq = new Map(locked.map((r) => [r.id, Number(r.last_seq)]))
-    if (retry) {
-      // the room locks wait for an earlier attempt still running; after them its commit is visible
-      const [prior] = await database.rows<{ outcome: StoredOutcome[] | string }>(
-        sql`select outcome from writer_batches where id = ${batchId}`,
-        ex,
-      )
-      if (prior) throw new AlreadyCommitted(await replay(database, ex, prior.outcome))
-    }
+    if (prior) throw new AlreadyCommitted(await replay(database, ex, parse(prior.outcome)))
+  }
 
-    const pairKeys = [...new Set(batch.map((p) => `${p.req.roomId}:${p.req.senderId}`))]
-    const pairs = pairKeys.map((k) => {
-      const [r, u] = k.split(':')
-      return { r: Number(r), u: Number(u) }
+  const existing = new Map<string, MessageRow>()
+  const keyed = batch.filter((p) => p.req.clientMsgId)
+  if (lookUp && keyed.length > 0) {
+    const keys = keyed.map((p) => ({ r: p.req.roomId, u: p.req.senderId, c: p.req.clientMsgId }))
+    const rows = await database.rows<MessageRow>(
+      sql`select ${messageColumns} from ${messageFrom}
+          where (m.room_id, m.sender_id, m.client_msg_id) in
+            (select x.r, x.u, x.c from json_to_recordset(${JSON.stringify(keys)}::json) as x(r int8, u int8, c text))`,
+      ex,
+    )
+    for (const r of rows) existing.set(`${r.room_id}:${r.sender_id}:${r.client_msg_id}`, r)
+  }
+
+  /** one row of the multi-row insert, as json_to_recordset reads it */
+  type Insert = {
+    r: number; s: number; u: number; t: WriteRequest['type']; c: string
+    p: number | null; a: AttachmentRow | null; k: string | null
+  }
+  const inserts: Insert[] = []
+  const outcomes: (Outcome | { index: number })[] = []
+  const firstInBatch = new Map<string, number>()
+  const readMarks = new Map<string, { r: number; u: number; s: number }>()
+  for (const p of batch) {
+    const q = p.req
+    if (!lastSeq.has(q.roomId)) {
+      outcomes.push(notFound('Room'))
+      continue
+    }
+    if (!isMember.has(`${q.roomId}:${q.senderId}`)) {
+      outcomes.push(notMember())
+      continue
+    }
+    if (q.replyToId != null && replyRoom.get(q.replyToId) !== q.roomId) {
+      outcomes.push(validation('reply_to_id: no such message in this room.'))
+      continue
+    }
+    if (q.clientMsgId) {
+      const key = `${q.roomId}:${q.senderId}:${q.clientMsgId}`
+      const prior = existing.get(key)
+      if (prior) {
+        outcomes.push({ status: 'duplicate', row: prior })
+        continue
+      }
+      const first = firstInBatch.get(key)
+      if (first !== undefined) {
+        // index < 0: the same client_msg_id earlier in this batch
+        outcomes.push({ index: -1 - first })
+        continue
+      }
+      firstInBatch.set(key, inserts.length)
+    }
+    const seq = lastSeq.get(q.roomId)! + 1
+    lastSeq.set(q.roomId, seq)
+    readMarks.set(`${q.roomId}:${q.senderId}`, { r: q.roomId, u: q.senderId, s: seq })
+    outcomes.push({ index: inserts.length })
+    inserts.push({
+      r: q.roomId, s: seq, u: q.senderId, t: q.type, c: q.content,
+      p: q.replyToId ?? null, a: q.attachment ?? null, k: q.clientMsgId ?? null,
     })
-    // membership and the sender's profile (for the message's `sender`) in one read
-    const members = await database.rows<{ room_id: number; user_id: number; nickname: string; avatar_url: string | null }>(
-      sql`select rm.room_id, rm.user_id, u.nickname, u.avatar_url from room_members rm join users u on u.id = rm.user_id
-          where (rm.room_id, rm.user_id) in (select x.r, x.u from json_to_recordset(${JSON.stringify(pairs)}::json) as x(r int8, u int8))`,
-      ex,
-    )
-    const isMember = new Set(members.map((m) => `${m.room_id}:${m.user_id}`))
-    const profile = new Map(members.map((m) => [m.user_id, m]))
+  }
 
-    const keyed = batch.filter((p) => p.req.clientMsgId)
-    const existing = new Map<string, MessageRow>()
-    if (lookUp && keyed.length > 0) {
-      const keys = keyed.map((p) => ({ r: p.req.roomId, u: p.req.senderId, c: p.req.clientMsgId }))
-      const rows = await database.rows<MessageRow>(
-        sql`select ${messageColumns} from ${messageFrom}
-            where (m.room_id, m.sender_id, m.client_msg_id) in
-              (select x.r, x.u, x.c from json_to_recordset(${JSON.stringify(keys)}::json) as x(r int8, u int8, c text))`,
-        ex,
-      )
-      for (const r of rows) existing.set(`${r.room_id}:${r.sender_id}:${r.client_msg_id}`, r)
+  const stored: StoredOutcome[] = outcomes.map((o) => {
+    if (o instanceof AppError) return { e: o.code, m: o.message }
+    if ('status' in o) return { d: [o.row.room_id, o.row.seq] }
+    const x = inserts[o.index >= 0 ? o.index : -1 - o.index]!
+    return o.index >= 0 ? { c: [x.r, x.s] } : { d: [x.r, x.s] }
+  })
+  const advanced = [...lastSeq].map(([r, s]) => ({ r, s }))
+  // one statement writes everything; only what the database decides (id, created_at) comes back
+  const inserted = await database.rows<{ id: number; room_id: number; seq: number; created_at: Date | string }>(
+    sql`with m as (
+          insert into messages (room_id, seq, sender_id, type, content, reply_to_id, attachment, client_msg_id)
+          select x.r, x.s, x.u, x.t, x.c, x.p, x.a, x.k
+          from json_to_recordset(${JSON.stringify(inserts)}::json)
+            as x(r int8, s int8, u int8, t text, c text, p int8, a jsonb, k text)
+          on conflict (room_id, sender_id, client_msg_id) where client_msg_id is not null do nothing
+          returning id, room_id, seq, created_at),
+        q as (insert into search_queue (message_id) select id from m),
+        r as (update rooms set last_seq = x.s, last_activity_at = now()
+              from json_to_recordset(${JSON.stringify(advanced)}::json) as x(r int8, s int8)
+              where rooms.id = x.r and rooms.last_seq < x.s),
+        rm as (update room_members set last_read_seq = greatest(last_read_seq, x.s)
+               from json_to_recordset(${JSON.stringify([...readMarks.values()])}::json) as x(r int8, u int8, s int8)
+               where room_members.room_id = x.r and room_members.user_id = x.u),
+        b as (insert into writer_batches (id, outcome) values (${batchId}, ${JSON.stringify(stored)}::jsonb))
+        select id, room_id, seq, created_at from m`,
+    ex,
+  )
+  if (inserted.length < inserts.length) throw new SeenBefore()
+  const bySeq = new Map(inserted.map((r) => [`${r.room_id}:${r.seq}`, r]))
+  const rowAt = (i: number): MessageRow => {
+    const x = inserts[i]!
+    const got = bySeq.get(`${x.r}:${x.s}`)!
+    const sender = profile.get(x.u)
+    return {
+      id: got.id, room_id: x.r, seq: x.s, sender_id: x.u, nickname: sender?.nickname ?? null, avatar_url: sender?.avatar ?? null,
+      type: x.t, content: x.c, reply_to_id: x.p, attachment: x.a, client_msg_id: x.k, created_at: got.created_at,
+      edited_at: null, deleted_at: null,
     }
-
-    const replyIds = [...new Set(batch.map((p) => p.req.replyToId).filter((x): x is number => x != null))]
-    const replyRoom = new Map<number, number>()
-    if (replyIds.length > 0) {
-      const rows = await database.rows<{ id: number; room_id: number }>(
-        sql`select id, room_id from messages
-            where id in (select value::int8 from json_array_elements_text(${JSON.stringify(replyIds)}::json))`,
-        ex,
-      )
-      for (const r of rows) replyRoom.set(r.id, r.room_id)
-    }
-
-    const outcomes: (Outcome | { index: number })[] = []
-    /** one row of the multi-row insert, as json_to_recordset reads it */
-    type Insert = {
-      r: number; s: number; u: number; t: WriteRequest['type']; c: string
-      p: number | null; a: AttachmentRow | null; k: string | null
-    }
-    const inserts: Insert[] = []
-    const firstInBatch = new Map<string, number>()
-    const readMarks = new Map<string, { r: number; u: number; s: number }>()
-    for (const p of batch) {
-      const q = p.req
-      if (!lastSeq.has(q.roomId)) {
-        outcomes.push(notFound('Room'))
-        continue
-      }
-      if (!isMember.has(`${q.roomId}:${q.senderId}`)) {
-        outcomes.push(notMember())
-        continue
-      }
-      if (q.replyToId != null && replyRoom.get(q.replyToId) !== q.roomId) {
-        outcomes.push(validation('reply_to_id: no such message in this room.'))
-        continue
-      }
-      if (q.clientMsgId) {
-        const key = `${q.roomId}:${q.senderId}:${q.clientMsgId}`
-        const prior = existing.get(key)
-        if (prior) {
-          outcomes.push({ status: 'duplicate', row: prior })
-          continue
-        }
-        const first = firstInBatch.get(key)
-        if (first !== undefined) {
-          outcomes.push({ index: -1 - first })
-          continue
-        }
-        firstInBatch.set(key, inserts.length)
-      }
-      const seq = lastSeq.get(q.roomId)! + 1
-      lastSeq.set(q.roomId, seq)
-      readMarks.set(`${q.roomId}:${q.senderId}`, { r: q.roomId, u: q.senderId, s: seq })
-      outcomes.push({ index: inserts.length })
-      inserts.push({
-        r: q.roomId, s: seq, u: q.senderId, t: q.type, c: q.content,
-        p: q.replyToId ?? null, a: q.attachment ?? null, k: q.clientMsgId ?? null,
-      })
-    }
-    if (inserts.length === 0) return outcomes.map((o) => (o instanceof AppError || 'status' in o ? o : notFound('Room')))
-
-    // only what the database decides comes back; the search indexer takes the ids from the queue
-    const inserted = await database.rows<{ id: number; room_id: number; seq: number; created_at: Date | string }>(
-      sql`with m as (
-            insert into messages (room_id, seq, sender_id, type, content, reply_to_id, attachment, client_msg_id)
-            select x.r, x.s, x.u, x.t, x.c, x.p, x.a, x.k
-            from json_to_recordset(${JSON.stringify(inserts)}::json)
-              as x(r int8, s int8, u int8, t text, c text, p int8, a jsonb, k text)
-            on conflict (room_id, sender_id, client_msg_id) where client_msg_id is not null do nothing
-            returning id, room_id, seq, created_at),
-          q as (insert into search_queue (message_id) select id from m)
-          select id, room_id, seq, created_at from m`,
-      ex,
-    )
-    if (inserted.length < inserts.length) throw new SeenBefore()
-    const bySeq = new Map(inserted.map((r) => [`${r.room_id}:${r.seq}`, r]))
-    const rowAt = (i: number): MessageRow => {
-      const x = inserts[i]!
-      const got = bySeq.get(`${x.r}:${x.s}`)!
-      const sender = profile.get(x.u)
-      return {
-        id: got.id, room_id: x.r, seq: x.s, sender_id: x.u, nickname: sender?.nickname ?? null, avatar_url: sender?.avatar_url ?? null,
-        type: x.t, content: x.c, reply_to_id: x.p, attachment: x.a, client_msg_id: x.k, created_at: got.created_at,
-        edited_at: null, deleted_at: null,
-      }
-    }
-
-    const advanced = [...lastSeq].map(([r, s]) => ({ r, s }))
-    await database.rows(
-      sql`update rooms set last_seq = x.s, last_activity_at = now()
-          from json_to_recordset(${JSON.stringify(advanced)}::json) as x(r int8, s int8)
-          where rooms.id = x.r and rooms.last_seq < x.s`,
-      ex,
-    )
-    await database.rows(
-      sql`update room_members set last_read_seq = greatest(last_read_seq, x.s)
-          from json_to_recordset(${JSON.stringify([...readMarks.values()])}::json) as x(r int8, u int8, s int8)
-          where room_members.room_id = x.r and room_members.user_id = x.u`,
-      ex,
-    )
-    return outcomes.map((o): Outcome => {
-      if (o instanceof AppError || 'status' in o) return o
-      // index < 0: same client_msg_id earlier in this batch
-      return o.index >= 0 ? { status: 'created', row: rowAt(o.index) } : { status: 'duplicate', row: rowAt(-1 - o.index) }
-    })
+  }
+  return outcomes.map((o): Outcome => {
+    if (o instanceof AppError || 'status' in o) return o
+    return o.index >= 0 ? { status: 'created', row: rowAt(o.index) } : { status: 'duplicate', row: rowAt(-1 - o.index) }
+  })
 }
 
 /** Rebuilds a committed batch's outcomes from writer_batches. */
-async function replay(database: Database, ex: Executor, raw: StoredOutcome[] | string): Promise<Outcome[]> {
-  const stored = typeof raw === 'string' ? (JSON.parse(raw) as StoredOutcome[]) : raw
-  const ids = stored.flatMap((o) => ('c' in o ? [o.c] : 'd' in o ? [o.d] : []))
-  const rows = ids.length === 0 ? [] : await database.rows<MessageRow>(
+async function replay(database: Database, ex: Executor, stored: StoredOutcome[]): Promise<Outcome[]> {
+  const keys = stored.flatMap((o) => ('c' in o ? [o.c] : 'd' in o ? [o.d] : [])).map(([r, s]) => ({ r, s }))
+  const rows = keys.length === 0 ? [] : await database.rows<MessageRow>(
     sql`select ${messageColumns} from ${messageFrom}
-        where m.id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+        where (m.room_id, m.seq) in (select x.r, x.s from json_to_recordset(${JSON.stringify(keys)}::json) as x(r int8, s int8))`,
     ex,
   )
-  const byId = new Map(rows.map((r) => [r.id, r]))
+  const byKey = new Map(rows.map((r) => [`${r.room_id}:${r.seq}`, r]))
   return stored.map((o): Outcome => {
     if ('e' in o) return new AppError(o.e, o.m)
-    const row = byId.get('c' in o ? o.c : o.d)
+    const [r, s] = 'c' in o ? o.c : o.d
+    const row = byKey.get(`${r}:${s}`)
     if (!row) return notFound('Message')
     return { status: 'c' in o ? 'created' : 'duplicate', row }
   })
