@@ -48,7 +48,7 @@ export function cleanClientMsgId(id: string | null | undefined): string | null {
   return id
 }
 
-export const createdFrame = (m: Message) => JSON.stringify({ type: 'message.created', message: m })
+export const createdFrame = (m: Message) => `{"type":"message.created","message":${JSON.stringify(m)}}`
 
 export function createMessagesService(d: MessagesDeps) {
   const { database, writer, events } = d
@@ -68,7 +68,7 @@ export function createMessagesService(d: MessagesDeps) {
      * Sends a message; resolves once it is committed. `created` is false when
      * the same client_msg_id was sent before (the first message is returned).
      */
-    async send(userId: number, roomId: number, input: SendMessage): Promise<{ message: Message; created: boolean }> {
+    async send(userId: number, roomId: number, input: SendMessage): Promise<{ message: Message; created: boolean; json: string }> {
       const content = cleanContent(input.content, d.maxMessageChars)
       const clientMsgId = cleanClientMsgId(input.client_msg_id)
       d.limiter.take(userId)
@@ -80,10 +80,11 @@ export function createMessagesService(d: MessagesDeps) {
         if (r.row.content !== content || r.row.reply_to_id !== (input.reply_to_id ?? null)) {
           throw new AppError('conflict', 'client_msg_id was already used for a different message.')
         }
-        return { message, created: false }
+        return { message, created: false, json: JSON.stringify(message) }
       }
-      events.toRoom(roomId, { type: 'message.created', message }, { seq: message.seq })
-      return { message, created: true }
+      const json = JSON.stringify(message)
+      events.messageCreated(roomId, message.seq, json)
+      return { message, created: true, json }
     },
 
     /**
@@ -110,7 +111,7 @@ export function createMessagesService(d: MessagesDeps) {
         await d.files.discard(attachment.key)
         return { message, created: false }
       }
-      events.toRoom(roomId, { type: 'message.created', message }, { seq: message.seq })
+      events.messageCreated(roomId, message.seq, JSON.stringify(message))
       return { message, created: true }
     },
 

@@ -136,10 +136,11 @@ export class Session implements HubMember {
         this.send({ type: 'pong' })
         return
       case 'message.send': {
-        const { message } = await d.messages.send(this.userId, f.room_id, {
+        const { json } = await d.messages.send(this.userId, f.room_id, {
           content: f.content, reply_to_id: f.reply_to_id, client_msg_id: f.client_msg_id,
         })
-        this.send({ type: 'ack', client_msg_id: f.client_msg_id ?? null, message })
+        // the message's JSON was serialized once for the room; the ack wraps the same string
+        if (!this.closed) this.ws.send(`{"type":"ack","client_msg_id":${JSON.stringify(f.client_msg_id ?? null)},"message":${json}}`)
         return
       }
       case 'typing': {
