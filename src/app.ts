@@ -2,6 +2,7 @@ import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import { openapi } from '@elysiajs/openapi'
 import { createAccessTokens } from './auth/tokens'
+import { createGatewayAuthenticator, createJwtAuthenticator, type Authenticator } from './auth/authenticator'
 import type { Bus } from './bus/bus'
 import { createLocalBus } from './bus/bus.local'
 import { createRedisBus } from './bus/bus.redis'
@@ -106,6 +107,9 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       .catch((err) => log.warn('search indexer failed', { error: String(err) }))
       .finally(() => { indexing = false })
   }, 250)
+  const auth: Authenticator = config.AUTH_MODE === 'gateway'
+    ? createGatewayAuthenticator(config.GATEWAY_SECRET!, (u) => users.ensureGatewayUser(u))
+    : createJwtAuthenticator(tokens)
   const hub = new Hub({
     bus, log, waitMs: config.SEQUENCER_WAIT_MS,
     fetchRange: (roomId, after, upto) => messages.frames(roomId, after, upto),
@@ -113,7 +117,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   })
   const gateway = createGateway(
     { users, rooms, messages, events, bus, hub, presence, log },
-    { tokens, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS, backpressureBytes: config.WS_BACKPRESSURE_BYTES },
+    { auth, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS, backpressureBytes: config.WS_BACKPRESSURE_BYTES },
   )
   let draining = false
   const started = Date.now()
@@ -154,12 +158,13 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       },
     }))
     .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
-    .use(authRoutes(users))
-    .use(userRoutes(users, tokens))
-    .use(roomRoutes(rooms, tokens))
-    .use(messageRoutes(messages, tokens))
-    .use(fileRoutes({ files, messages, rooms, tokens }))
-    .use(featureRoutes({ rooms, settings, reactions, search, tokens, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
+    // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
+    .use(auth.mode === 'jwt' ? authRoutes(users) : new Elysia())
+    .use(userRoutes(users, auth))
+    .use(roomRoutes(rooms, auth))
+    .use(messageRoutes(messages, auth))
+    .use(fileRoutes({ files, messages, rooms, auth }))
+    .use(featureRoutes({ rooms, settings, reactions, search, auth, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
 
   /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {

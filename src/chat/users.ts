@@ -69,6 +69,9 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
     return row
   }
 
+  /** gateway users upserted lately, so that a request does not write the row again */
+  const gatewaySeen = new Map<number, { key: string; at: number }>()
+
   /** Public profiles with presence, in the order of `rows`. */
   async function profiles(rows: UserRow[]): Promise<User[]> {
     const p = await presence.getMany(rows.map((r) => r.id))
@@ -170,6 +173,28 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
         .orderBy(users.nickname, users.id)
         .limit(limit)
       return profiles(rows)
+    },
+
+    /**
+     * Creates or updates the user the API gateway vouches for (AUTH_MODE=gateway),
+     * under the gateway's id. An email held by another user is a 409.
+     */
+    async ensureGatewayUser(u: { id: number; nickname: string; email: string; avatar: string | null }): Promise<void> {
+      const nickname = cleanText('nickname', u.nickname, 1, 50)
+      const key = `${nickname}\n${u.email}\n${u.avatar ?? ''}`
+      const seen = gatewaySeen.get(u.id)
+      if (seen && seen.key === key && Date.now() - seen.at < 60_000) return
+      try {
+        await db.insert(users).values({ id: u.id, email: u.email, nickname, avatarUrl: u.avatar })
+          .onConflictDoUpdate({ target: users.id, set: { email: u.email, nickname, avatarUrl: u.avatar } })
+      } catch (err) {
+        if (String((err as { code?: string }).code ?? err).includes('23505')) {
+          throw new AppError('email_taken', 'The gateway user’s email belongs to another user.')
+        }
+        throw err
+      }
+      if (gatewaySeen.size > 100_000) gatewaySeen.clear()
+      gatewaySeen.set(u.id, { key, at: Date.now() })
     },
 
     /** Stores when the user was last seen (on disconnect). */

@@ -1,14 +1,13 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
-import type { AccessTokens } from '../auth/tokens'
-import { bearer } from '../http/auth-guard'
-import { AppError, notFound, unauthorized } from '../lib/errors'
+import type { Authenticator } from '../auth/authenticator'
+import { AppError, notFound } from '../lib/errors'
 import { CloseCode } from '../protocol/frames'
 import { Session, type SessionDeps, type SessionOptions } from './session'
 
 export type SocketData = { opts: SessionOptions; protocol: string | null; session?: Session }
 
 export type GatewayOptions = {
-  tokens: AccessTokens
+  auth: Authenticator
   maxFrameBytes: number
   idleSeconds: number
   backpressureBytes: number
@@ -40,18 +39,7 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
       if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
         throw new AppError('bad_request', 'This route takes a WebSocket upgrade.')
       }
-      let token = url.searchParams.get('token') ?? bearer(req.headers.get('authorization'))
-      let protocol: string | null = null
-      const proto = req.headers.get('sec-websocket-protocol')
-      if (!token && proto) {
-        const parts = proto.split(',').map((s) => s.trim())
-        if (parts[0] === 'bearer' && parts[1]) {
-          token = parts[1]
-          protocol = 'bearer'
-        }
-      }
-      if (!token) throw unauthorized('Missing access token.')
-      const userId = await o.tokens.verify(token)
+      const { userId, protocol } = await o.auth.fromUpgrade(url, req.headers)
       const onlyRoom = m[1] ? Number(m[1]) : null
       const afterRaw = url.searchParams.get('after_seq')
       let afterSeq: number | null = null

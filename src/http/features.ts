@@ -1,5 +1,5 @@
 import { Elysia, t } from 'elysia'
-import type { AccessTokens } from '../auth/tokens'
+import type { Authenticator } from '../auth/authenticator'
 import type { Message } from '../chat/message-view'
 import type { ReactionsService } from '../chat/reactions'
 import type { RoomsService } from '../chat/rooms'
@@ -18,10 +18,10 @@ export const featureRoutes = (d: {
   reactions: ReactionsService
   search: SearchService
   withReactions: <T extends Message>(msgs: T[], viewer: number) => Promise<T[]>
-  tokens: AccessTokens
+  auth: Authenticator
 }) =>
   new Elysia({ prefix: '/v1' })
-    .use(authGuard(d.tokens))
+    .use(authGuard(d.auth))
     .get('/rooms/:id/presence', async ({ userId, params }) => ({
       members: (await d.rooms.members(params.id, userId)).map((m) => ({
         user_id: m.user.id, nickname: m.user.nickname, online: m.user.online, last_seen: m.user.last_seen,

@@ -1,20 +1,16 @@
 import { Elysia, t } from 'elysia'
-import type { AccessTokens } from '../auth/tokens'
+import type { Authenticator } from '../auth/authenticator'
 import { contentDisposition, type FilesService } from '../chat/files'
 import type { MessagesService } from '../chat/messages'
 import type { RoomsService } from '../chat/rooms'
-import { unauthorized } from '../lib/errors'
-import { authGuard, bearer } from './auth-guard'
+import { authGuard } from './auth-guard'
 import { Id } from './schemas'
 
-export const fileRoutes = (d: { files: FilesService; messages: MessagesService; rooms: RoomsService; tokens: AccessTokens }) =>
+export const fileRoutes = (d: { files: FilesService; messages: MessagesService; rooms: RoomsService; auth: Authenticator }) =>
   new Elysia({ prefix: '/v1' })
     // downloads: a member's bearer token, or the signature the attachment URL carries (for <img>)
-    .get('/files/:id', async ({ headers, params, query }) => {
-      const header = headers.authorization
-      const token = bearer(header)
-      if (header && !token) throw unauthorized('Malformed Authorization header.')
-      const userId = token ? await d.tokens.verify(token) : null
+    .get('/files/:id', async ({ request, params, query }) => {
+      const userId = d.auth.hasCredentials(request.headers) ? await d.auth.fromHeaders(request.headers) : null
       const f = await d.files.open(params.id, { userId, exp: query.exp, sig: query.sig }, async (roomId, uid) => {
         try {
           await d.rooms.requireMember(roomId, uid)
@@ -37,7 +33,7 @@ export const fileRoutes = (d: { files: FilesService; messages: MessagesService; 
       params: t.Object({ id: t.String({ maxLength: 64 }) }),
       query: t.Object({ exp: t.Optional(t.String({ maxLength: 20 })), sig: t.Optional(t.String({ maxLength: 128 })) }),
     })
-    .use(authGuard(d.tokens))
+    .use(authGuard(d.auth))
     .post('/rooms/:id/attachments', async ({ userId, params, body, set }) => {
       const { message, created } = await d.messages.sendAttachment(userId, params.id, body)
       set.status = created ? 201 : 200

@@ -1,5 +1,5 @@
 import { Elysia, t } from 'elysia'
-import type { AccessTokens } from '../auth/tokens'
+import type { Authenticator } from '../auth/authenticator'
 import type { MessagesService } from '../chat/messages'
 import { authGuard } from './auth-guard'
 import { Id, Limit, Seq } from './schemas'
@@ -13,9 +13,9 @@ export const SendMessageBody = t.Object({
 const RoomParams = t.Object({ id: Id })
 const MessageParams = t.Object({ id: Id, mid: Id })
 
-export const messageRoutes = (messages: MessagesService, tokens: AccessTokens) =>
+export const messageRoutes = (messages: MessagesService, auth: Authenticator) =>
   new Elysia({ prefix: '/v1/rooms/:id' })
-    .use(authGuard(tokens))
+    .use(authGuard(auth))
     .get('/messages', ({ userId, params, query }) => messages.list(params.id, userId, { ...query, limit: query.limit ?? 50 }), {
       params: RoomParams,
       query: t.Object({ before_seq: t.Optional(Seq), after_seq: t.Optional(Seq), limit: Limit(50) }),

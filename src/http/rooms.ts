@@ -1,5 +1,5 @@
 import { Elysia, t } from 'elysia'
-import type { AccessTokens } from '../auth/tokens'
+import type { Authenticator } from '../auth/authenticator'
 import type { RoomsService } from '../chat/rooms'
 import { authGuard } from './auth-guard'
 import { IdList } from './schemas'
@@ -23,9 +23,9 @@ const PatchRoom = t.Object({
 })
 const RoomParams = t.Object({ id: Id })
 
-export const roomRoutes = (rooms: RoomsService, tokens: AccessTokens) =>
+export const roomRoutes = (rooms: RoomsService, auth: Authenticator) =>
   new Elysia({ prefix: '/v1/rooms' })
-    .use(authGuard(tokens))
+    .use(authGuard(auth))
     .get('/', ({ userId, query }) => rooms.list(userId, { limit: query.limit ?? 50, cursor: query.cursor, externalId: query.external_id }), {
       query: t.Object({ limit: Limit(50), cursor: t.Optional(t.String({ maxLength: 500 })), external_id: t.Optional(t.String({ maxLength: 400 })) }),
     })

@@ -1,5 +1,5 @@
 import { Elysia, t } from 'elysia'
-import type { AccessTokens } from '../auth/tokens'
+import type { Authenticator } from '../auth/authenticator'
 import type { UsersService } from '../chat/users'
 import { authGuard } from './auth-guard'
 
@@ -13,9 +13,9 @@ const PatchMe = t.Object({
   bio: t.Optional(t.Nullable(t.String({ maxLength: 2000 }))),
 })
 
-export const userRoutes = (users: UsersService, tokens: AccessTokens) =>
+export const userRoutes = (users: UsersService, auth: Authenticator) =>
   new Elysia({ prefix: '/v1' })
-    .use(authGuard(tokens))
+    .use(authGuard(auth))
     .post('/auth/logout', async ({ body, set }) => {
       await users.logout(body.refresh)
       set.status = 204
