@@ -84,6 +84,8 @@ scenarios:
   persist     messages/s committed through our server on Postgres against one INSERT per message
   cluster     3 nodes + Redis against 1 node, same workload
   soak        long, bounded run: RSS and latency must stay flat
+  writer      the group-commit writer in process against one INSERT per message, same schema (--inflight, --duration)
+  search      search latency on a large history (default 1,000,000 messages; --sockets sets the count)
 
 options (defaults depend on the scenario; --smoke picks a few hundred sockets and seconds):
   --sockets N --rooms R --members M --senders S --rate r[,r2,…] --duration s --warmup s

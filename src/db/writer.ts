@@ -221,13 +221,117 @@ type StoredOutcome = { c: [number, number] } | { d: [number, number] } | { e: Ap
  */
 async function commitBatch(database: Database, batch: Pending[], batchId: string, retry: boolean): Promise<Outcome[]> {
   try {
-    // optimistic: a client_msg_id seen before is rare, so the unique index finds it, not a lookup
+    // the common case in one statement; a client_msg_id seen before (rare) makes it fail as a whole
+    if (!retry) return await writeBatchInOneStatement(database, batch, batchId)
     return await database.db.transaction((tx) => writeBatch(database, tx, batch, batchId, retry, false))
   } catch (err) {
+    if (isClientMsgIdConflict(err)) return database.db.transaction((tx) => writeBatch(database, tx, batch, batchId, retry, true))
     if (err instanceof AlreadyCommitted) return err.outcomes
     if (err instanceof SeenBefore) return database.db.transaction((tx) => writeBatch(database, tx, batch, batchId, retry, true))
     throw err
   }
+}
+
+function isClientMsgIdConflict(err: unknown): boolean {
+  const e = err as { code?: string; constraint_name?: string; constraint?: string; message?: string }
+  return e?.code === '23505' && String(e.constraint_name ?? e.constraint ?? e.message).includes('messages_client_msg_key')
+}
+
+const errRoom = notFound('Room')
+const errMember = notMember()
+const errReply = validation('reply_to_id: no such message in this room.')
+
+/**
+ * The whole batch as one autocommitted statement (one round trip): lock the
+ * rooms in id order, check room, membership and reply targets, number the
+ * valid messages per room, insert them, queue them for search, advance
+ * rooms.last_seq and the senders' read marks, record the outcome. A
+ * client_msg_id seen in an earlier batch violates its unique index and the
+ * statement fails whole, for the slower path to sort out.
+ */
+async function writeBatchInOneStatement(database: Database, batch: Pending[], batchId: string): Promise<Outcome[]> {
+  const first = new Map<string, number>()
+  const items = batch.map((p, i) => {
+    const q = p.req
+    let f: number | null = null
+    if (q.clientMsgId) {
+      const key = `${q.roomId}:${q.senderId}:${q.clientMsgId}`
+      f = first.get(key) ?? null
+      if (f === null) first.set(key, i)
+    }
+    return { i, f, r: q.roomId, u: q.senderId, t: q.type, c: q.content, p: q.replyToId ?? null, a: q.attachment ?? null, k: q.clientMsgId ?? null }
+  })
+  type Row = {
+    i: number | null; f: number | null; room_ok: boolean; member_ok: boolean; s: number | null; id: number | null
+    room_id: number | null; created_at: Date | string | null; nickname: string | null; avatar_url: string | null
+  }
+  const rows = await database.rows<Row>(sql`
+    with x as (select * from json_to_recordset(${JSON.stringify(items)}::json)
+                 as x(i int, f int, r int8, u int8, t text, c text, p int8, a jsonb, k text)),
+      locked as materialized (select id, last_seq from rooms where id in (select distinct r from x) order by id for update),
+      chk as (
+        select x.*, l.id is not null as room_ok, rm.user_id is not null as member_ok,
+          (x.p is null or exists (select 1 from messages pm where pm.id = x.p and pm.room_id = x.r)) as reply_ok,
+          u.nickname, u.avatar_url
+        from x left join locked l on l.id = x.r
+          left join room_members rm on rm.room_id = x.r and rm.user_id = x.u
+          left join users u on u.id = x.u),
+      ok as (
+        select chk.i, chk.r, chk.u, l.last_seq + row_number() over (partition by chk.r order by chk.i) as s
+        from chk join locked l on l.id = chk.r
+        where chk.f is null and chk.room_ok and chk.member_ok and chk.reply_ok),
+      m as (
+        insert into messages (room_id, seq, sender_id, type, content, reply_to_id, attachment, client_msg_id)
+        select x.r, ok.s, x.u, x.t, x.c, x.p, x.a, x.k from ok join x on x.i = ok.i
+        returning id, room_id, seq, created_at),
+      q as (insert into search_queue (message_id) select id from m),
+      ru as (update rooms set last_seq = t.s, last_activity_at = now()
+             from (select r, max(s) as s from ok group by r) t where rooms.id = t.r),
+      rmu as (update room_members set last_read_seq = greatest(last_read_seq, t.s)
+              from (select r, u, max(s) as s from ok group by r, u) t
+              where room_members.room_id = t.r and room_members.user_id = t.u),
+      b as (insert into writer_batches (id, outcome)
+            select ${batchId}, coalesce(jsonb_agg(case
+                when o.s is not null and c.f is null then jsonb_build_object('c', jsonb_build_array(c.r, o.s))
+                when o.s is not null then jsonb_build_object('d', jsonb_build_array(c.r, o.s))
+                when not c0.room_ok then jsonb_build_object('e', 'not_found', 'm', ${errRoom.message}::text)
+                when not c0.member_ok then jsonb_build_object('e', 'not_member', 'm', ${errMember.message}::text)
+                else jsonb_build_object('e', 'validation', 'm', ${errReply.message}::text) end order by c.i), '[]'::jsonb)
+            from chk c join chk c0 on c0.i = coalesce(c.f, c.i) left join ok o on o.i = coalesce(c.f, c.i))
+    select c.i, c.f, c.room_ok, c.member_ok, o.s, null::int8 as id, null::int8 as room_id, null::timestamptz as created_at,
+      c.nickname, c.avatar_url
+    from chk c left join ok o on o.i = c.i
+    union all
+    -- the inserted rows apart: joined in JS by (room, seq), as the planner cannot size a CTE
+    select null, null, null, null, m.seq, m.id, m.room_id, m.created_at, null, null from m`)
+  const inserted = new Map<string, Row>()
+  const checked: Row[] = []
+  for (const r of rows) {
+    if (r.id !== null) inserted.set(`${r.room_id}:${r.s}`, r)
+    else checked[Number(r.i)] = r
+  }
+  const byIndex = items.map((x, i): Outcome => {
+    const r = checked[i]!
+    const m = r.s === null ? undefined : inserted.get(`${x.r}:${r.s}`)
+    if (r.f !== null || !m) {
+      if (r.f !== null) return errRoom // replaced below by the first's outcome
+      return !r.room_ok ? errRoom : !r.member_ok ? errMember : errReply
+    }
+    return {
+      status: 'created',
+      row: {
+        id: Number(m.id), room_id: x.r, seq: Number(r.s), sender_id: x.u, nickname: r.nickname, avatar_url: r.avatar_url,
+        type: x.t, content: x.c, reply_to_id: x.p, attachment: x.a, client_msg_id: x.k, created_at: m.created_at!,
+        edited_at: null, deleted_at: null,
+      },
+    }
+  })
+  return items.map((x, i) => {
+    if (x.f === null) return byIndex[i]!
+    // the same client_msg_id earlier in this batch: its outcome, as a duplicate
+    const o = byIndex[x.f]!
+    return o instanceof AppError ? o : { status: 'duplicate', row: o.row }
+  })
 }
 
 class AlreadyCommitted {
