@@ -68,7 +68,8 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
     maxPayloadLength: o.maxFrameBytes,
     idleTimeout: o.idleSeconds,
     sendPings: true,
-    backpressureLimit: o.backpressureBytes,
+    // Bun drops frames past this; the sweep closes a slow socket well before, so its 1013 close frame still fits
+    backpressureLimit: o.backpressureBytes * 4,
     closeOnBackpressureLimit: false,
     perMessageDeflate: false,
     publishToSelf: false,
