@@ -141,10 +141,12 @@ describe(`writer on ${backend}`, () => {
   test('a failing driver: the batch is retried, every sender gets an ack, nothing is lost', async () => {
     const [roomId] = await makeRooms(1)
     let failures = 3
-    // every statement of the writer goes through rows(): the first three fail as a dropped connection would
+    // every statement of the writer goes through rows() or rowsPrepared(): the first three fail as a dropped connection would
+    const lost = () => Promise.reject(new Error('connection terminated unexpectedly'))
     const flaky: Database = {
       ...database,
-      rows: (q, ex) => (failures-- > 0 ? Promise.reject(new Error('connection terminated unexpectedly')) : database.rows(q, ex)),
+      rows: (q, ex) => (failures-- > 0 ? lost() : database.rows(q, ex)),
+      rowsPrepared: (q) => (failures-- > 0 ? lost() : database.rowsPrepared(q)),
     }
     const w = createMessageWriter(flaky, opts())
     const r = await Promise.all(Array.from({ length: 40 }, (_, i) => w.submit(text(roomId!, userIds[0]!, `x${i}`))))
@@ -156,7 +158,8 @@ describe(`writer on ${backend}`, () => {
 
   test('a database that stays down: every sender gets unavailable, never silence', async () => {
     const [roomId] = await makeRooms(1)
-    const down: Database = { ...database, rows: () => Promise.reject(new Error('connect ECONNREFUSED')) }
+    const refused = () => Promise.reject(new Error('connect ECONNREFUSED'))
+    const down: Database = { ...database, rows: refused, rowsPrepared: refused }
     const w = createMessageWriter(down, opts({ retryForMs: 300 }))
     const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => w.submit(text(roomId!, userIds[0]!, `d${i}`))))
     expect(settled.every((s) => s.status === 'rejected' && (s.reason as AppError).code === 'unavailable')).toBe(true)

@@ -265,7 +265,7 @@ async function writeBatchInOneStatement(database: Database, batch: Pending[], ba
     i: number | null; f: number | null; room_ok: boolean; member_ok: boolean; s: number | null; id: number | null
     room_id: number | null; created_at: Date | string | null; nickname: string | null; avatar_url: string | null
   }
-  const rows = await database.rows<Row>(sql`
+  const rows = await database.rowsPrepared<Row>(sql`
     with x as (select * from json_to_recordset(${JSON.stringify(items)}::json)
                  as x(i int, f int, r int8, u int8, t text, c text, p int8, a jsonb, k text)),
       locked as materialized (select id, last_seq from rooms where id in (select distinct r from x) order by id for update),
