@@ -80,7 +80,8 @@ export class Target {
         }
         let cmd: string[]
         if (this.kind === 'ours') {
-          cmd = ['bun', 'src/index.ts']
+          // BENCH_CPU_PROF=dir: a CPU profile of each node, written when it exits
+          cmd = process.env.BENCH_CPU_PROF ? ['bun', '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, 'src/index.ts'] : ['bun', 'src/index.ts']
           Object.assign(env, {
             DATABASE_URL: this.dbName ? pgUrlFor(this.dbName) : 'memory://',
             NODE_ID: `${this.name}-${i + 1}`, RATE_MESSAGES: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development',

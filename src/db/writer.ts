@@ -33,7 +33,10 @@ export type WriterOptions = {
   queueMax: number
   /** how long a failing batch is retried before its senders get `unavailable`, ms */
   retryForMs?: number
-  /** parallel commit loops, rooms split among them by id; 1 = one transaction at a time */
+  /**
+   * batches in flight at once, on disjoint rooms (a room's messages commit in
+   * submission order); 1 = one transaction at a time
+   */
   lanes?: number
   log: Logger
 }
@@ -65,110 +68,125 @@ type Pending = { req: WriteRequest; resolve: (r: WriteResult) => void; reject: (
 
 export function createMessageWriter(database: Database, opts: WriterOptions): MessageWriter {
   const retryForMs = opts.retryForMs ?? 10_000
-  const laneCount = Math.max(1, opts.lanes ?? 1)
+  const maxInFlight = Math.max(1, opts.lanes ?? 1)
   let closed = false
   const stats: WriterStats = {
     batches: 0, messages: 0, errors: 0, retries: 0, queued: 0, flushMsTotal: 0, lastBatchSizes: [],
   }
+  let queue: Pending[] = []
+  /** rooms with a batch in flight: their later messages wait, so a room commits in submission order */
+  const busyRooms = new Map<number, number>()
+  /** parts (room id % lanes) with a batch in flight, under load */
+  const busyParts = new Set<number>()
+  const lastPart = new WeakMap<Pending[], number>()
+  let inFlight = 0
+  let inFlightMessages = 0
+  let timer: ReturnType<typeof setTimeout> | null = null
+  let idleWaiters: (() => void)[] = []
 
-  /**
-   * One serial group-commit loop. A room always maps to the same lane, so
-   * its messages commit in submission order; lanes share no room, so their
-   * transactions never wait on each other's room locks.
-   */
-  function createLane() {
-    let queue: Pending[] = []
-    let inFlight = 0
-    let flushing = false
-    let timer: ReturnType<typeof setTimeout> | null = null
-    let idleWaiters: (() => void)[] = []
+  const flushSoon = () => {
+    if (timer) clearTimeout(timer)
+    timer = null
+    queueMicrotask(flush)
+  }
 
-    const flushSoon = () => {
-      if (timer) clearTimeout(timer)
-      timer = null
-      queueMicrotask(flush)
-    }
-
-    const schedule = () => {
-      if (flushing || queue.length === 0) return
-      if (queue.length >= opts.batchMax || opts.flushMs === 0) flushSoon()
-      else if (!timer) {
-        timer = setTimeout(() => {
-          timer = null
-          void flush()
-        }, opts.flushMs)
-      }
-    }
-
-    async function flush() {
-      if (flushing || queue.length === 0) return
-      flushing = true
-      const batch = queue.slice(0, opts.batchMax)
-      queue = queue.slice(batch.length)
-      inFlight = batch.length
-      const started = performance.now()
-      const batchId = crypto.randomUUID()
-      let attempt = 0
-      for (;;) {
-        try {
-          const outcomes = await commitBatch(database, batch, batchId, attempt > 0)
-          batch.forEach((p, i) => settle(p, outcomes[i]!))
-          break
-        } catch (err) {
-          stats.errors++
-          if (performance.now() - started > retryForMs) {
-            opts.log.error('writer: batch failed, giving up', { size: batch.length, error: String(err) })
-            const e = unavailable('The database is unavailable; the message was not stored. Retry later.')
-            for (const p of batch) p.reject(e)
-            break
-          }
-          attempt++
-          stats.retries++
-          opts.log.warn('writer: batch failed, retrying', { size: batch.length, attempt, error: String(err) })
-          await sleep(Math.min(50 * 2 ** (attempt - 1), 1000))
-        }
-      }
-      stats.batches++
-      stats.flushMsTotal += performance.now() - started
-      stats.lastBatchSizes.push(batch.length)
-      if (stats.lastBatchSizes.length > 64) stats.lastBatchSizes.shift()
-      inFlight = 0
-      flushing = false
-      if (stats.batches % 1000 === 0) {
-        database.rows(sql`delete from writer_batches where created_at < now() - interval '1 hour'`).catch(() => {})
-      }
-      // those waited a whole commit already: go again at once
-      if (queue.length > 0) flushSoon()
-      else {
-        const w = idleWaiters
-        idleWaiters = []
-        for (const f of w) f()
-      }
-    }
-
-    return {
-      get waiting() {
-        return queue.length + inFlight
-      },
-      get queued() {
-        return queue.length
-      },
-      push(p: Pending) {
-        queue.push(p)
-        schedule()
-      },
-      drain(): Promise<void> {
-        if (!flushing && queue.length === 0) return Promise.resolve()
-        return new Promise<void>((r) => {
-          idleWaiters.push(r)
-          if (timer) flushSoon()
-        })
-      },
+  const schedule = () => {
+    if (queue.length === 0 || inFlight >= maxInFlight) return
+    if (queue.length >= opts.batchMax || opts.flushMs === 0) flushSoon()
+    else if (!timer) {
+      timer = setTimeout(() => {
+        timer = null
+        flush()
+      }, opts.flushMs)
     }
   }
 
-  const lanes = Array.from({ length: laneCount }, createLane)
-  const waiting = () => lanes.reduce((n, l) => n + l.waiting, 0)
+  /**
+   * Takes the next batch: queued messages in order, up to BATCH_MAX, skipping
+   * every room that has a batch in flight (and so every later message of it).
+   * Under load (a full batch waiting) the rooms are split by id into `lanes`
+   * parts, one batch each, so that batches can run side by side; when it is
+   * quiet one batch takes every room, and fewer statements run.
+   */
+  function takeBatch(): Pending[] {
+    let part = -1
+    if (maxInFlight > 1 && queue.length >= opts.batchMax) {
+      for (let k = 0; k < maxInFlight; k++) if (!busyParts.has(k)) { part = k; break }
+      if (part < 0) return []
+    }
+    const batch: Pending[] = []
+    const rest: Pending[] = []
+    for (const p of queue) {
+      const r = p.req.roomId
+      if (batch.length < opts.batchMax && !busyRooms.has(r) && (part < 0 || r % maxInFlight === part)) batch.push(p)
+      else rest.push(p)
+    }
+    queue = rest
+    if (part >= 0 && batch.length > 0) lastPart.set(batch, part)
+    return batch
+  }
+
+  /** Starts batches while fewer than `lanes` are in flight and queued messages are free to go. */
+  function flush() {
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = takeBatch()
+      if (batch.length === 0) return
+      void commit(batch)
+    }
+  }
+
+  async function commit(batch: Pending[]) {
+    const rooms = new Set(batch.map((p) => p.req.roomId))
+    for (const r of rooms) busyRooms.set(r, (busyRooms.get(r) ?? 0) + 1)
+    const part = lastPart.get(batch)
+    if (part !== undefined) busyParts.add(part)
+    inFlight++
+    inFlightMessages += batch.length
+    const started = performance.now()
+    const batchId = crypto.randomUUID()
+    let attempt = 0
+    for (;;) {
+      try {
+        const outcomes = await commitBatch(database, batch, batchId, attempt > 0)
+        batch.forEach((p, i) => settle(p, outcomes[i]!))
+        break
+      } catch (err) {
+        stats.errors++
+        if (performance.now() - started > retryForMs) {
+          opts.log.error('writer: batch failed, giving up', { size: batch.length, error: String(err) })
+          const e = unavailable('The database is unavailable; the message was not stored. Retry later.')
+          for (const p of batch) p.reject(e)
+          break
+        }
+        attempt++
+        stats.retries++
+        opts.log.warn('writer: batch failed, retrying', { size: batch.length, attempt, error: String(err) })
+        await sleep(Math.min(50 * 2 ** (attempt - 1), 1000))
+      }
+    }
+    stats.batches++
+    stats.flushMsTotal += performance.now() - started
+    stats.lastBatchSizes.push(batch.length)
+    if (stats.lastBatchSizes.length > 64) stats.lastBatchSizes.shift()
+    for (const r of rooms) {
+      const n = busyRooms.get(r)! - 1
+      if (n === 0) busyRooms.delete(r)
+      else busyRooms.set(r, n)
+    }
+    if (part !== undefined) busyParts.delete(part)
+    inFlight--
+    inFlightMessages -= batch.length
+    if (stats.batches % 1000 === 0) {
+      database.rows(sql`delete from writer_batches where created_at < now() - interval '1 hour'`).catch(() => {})
+    }
+    // those waited a whole commit already: go again at once
+    if (queue.length > 0) flushSoon()
+    else if (inFlight === 0) {
+      const w = idleWaiters
+      idleWaiters = []
+      for (const f of w) f()
+    }
+  }
 
   function settle(p: Pending, o: Outcome) {
     if (o instanceof AppError) p.reject(o)
@@ -180,20 +198,25 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
 
   return {
     get stats() {
-      stats.queued = lanes.reduce((n, l) => n + l.queued, 0)
+      stats.queued = queue.length
       return stats
     },
     submit(req) {
       if (closed) return Promise.reject(unavailable('The server is shutting down; retry on another node.'))
-      if (waiting() >= opts.queueMax) {
+      if (queue.length + inFlightMessages >= opts.queueMax) {
         return Promise.reject(unavailable('The server is overloaded: the write queue is full. Retry later.'))
       }
       return new Promise<WriteResult>((resolve, reject) => {
-        lanes[req.roomId % laneCount]!.push({ req, resolve, reject })
+        queue.push({ req, resolve, reject })
+        schedule()
       })
     },
-    async drain() {
-      await Promise.all(lanes.map((l) => l.drain()))
+    drain() {
+      if (inFlight === 0 && queue.length === 0) return Promise.resolve()
+      return new Promise<void>((r) => {
+        idleWaiters.push(r)
+        if (timer) flushSoon()
+      })
     },
     async close() {
       closed = true
