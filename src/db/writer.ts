@@ -109,21 +109,23 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
    * quiet one batch takes every room, and fewer statements run.
    */
   function takeBatch(): Pending[] {
-    let part = -1
-    if (maxInFlight > 1 && queue.length >= opts.batchMax) {
-      for (let k = 0; k < maxInFlight; k++) if (!busyParts.has(k)) { part = k; break }
-      if (part < 0) return []
+    const partitioned = maxInFlight > 1 && queue.length >= opts.batchMax
+    const parts = partitioned ? [...Array(maxInFlight).keys()].filter((k) => !busyParts.has(k)) : [-1]
+    // the first free part that has a message free to go (a part may hold none)
+    for (const part of parts) {
+      const batch: Pending[] = []
+      const rest: Pending[] = []
+      for (const p of queue) {
+        const r = p.req.roomId
+        if (batch.length < opts.batchMax && !busyRooms.has(r) && (part < 0 || r % maxInFlight === part)) batch.push(p)
+        else rest.push(p)
+      }
+      if (batch.length === 0) continue
+      queue = rest
+      if (part >= 0) lastPart.set(batch, part)
+      return batch
     }
-    const batch: Pending[] = []
-    const rest: Pending[] = []
-    for (const p of queue) {
-      const r = p.req.roomId
-      if (batch.length < opts.batchMax && !busyRooms.has(r) && (part < 0 || r % maxInFlight === part)) batch.push(p)
-      else rest.push(p)
-    }
-    queue = rest
-    if (part >= 0 && batch.length > 0) lastPart.set(batch, part)
-    return batch
+    return []
   }
 
   /** Starts batches while fewer than `lanes` are in flight and queued messages are free to go. */
