@@ -16,6 +16,7 @@ import { createFilesService } from './chat/files'
 import { createDiskStorage } from './files/storage.disk'
 import { createS3Storage } from './files/storage.s3'
 import { fileRoutes } from './http/files'
+import { webRoutes } from './http/web'
 import { join } from 'node:path'
 import { createReactionsService, withReactions } from './chat/reactions'
 import { createSearch } from './chat/search'
@@ -157,6 +158,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
         security: [{ bearer: [] }],
       },
     }))
+    .use(await webRoutes())
     .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
     // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
     .use(auth.mode === 'jwt' ? authRoutes(users) : new Elysia())

@@ -251,3 +251,14 @@ describe('operations', () => {
     }
   })
 })
+
+describe('web page', () => {
+  test('GET / serves the chat page', async () => {
+    const r = await fetch(`${s.url}/`)
+    expect(r.status).toBe(200)
+    expect(r.headers.get('content-type')).toContain('text/html')
+    const html = await r.text()
+    expect(html).toContain('<form id="login">')
+    expect(html).toContain('/v1/ws?token=')
+  })
+})
