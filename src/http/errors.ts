@@ -29,8 +29,15 @@ function validationDetail(error: unknown): string {
   const first = error.all[0]
   if (!first) return 'The request failed validation.'
   const path = 'path' in first && first.path ? first.path.replace(/^\//, '').replace(/\//g, '.') : ''
+  const raw = 'message' in first ? first.message : 'is invalid'
+  // TypeBox's word for a coerced number that is not one
+  const msg = raw === 'Expected union value' ? `has the wrong type (got ${JSON.stringify('value' in first ? first.value : null)})` : raw
+  // a coerced query value is checked alone (type 'property') and its name is not kept: say what was sent
+  if (!path && error.type === 'property') {
+    const got = 'value' in first ? ` (got ${JSON.stringify(first.value)})` : ''
+    return `a query parameter: ${msg}${got}.`
+  }
   const field = path || (error.type === 'body' ? 'body' : error.type)
-  const msg = 'message' in first ? first.message : 'is invalid'
   return `${field}: ${msg}.`
 }
 
