@@ -107,10 +107,13 @@ export function createRoomsService({ database, users: usersService, events, maxR
 
   /** The room and the caller's membership; 404 without the room, 403 not_member without membership. */
   async function requireMember(roomId: number, userId: number) {
-    const room = await roomRow(roomId)
-    const m = await membership(roomId, userId)
-    if (!m) throw notMember()
-    return { room, member: m }
+    // one read: the room, and the caller's membership if any (every message route starts here)
+    const [row] = await db.select({ room: rooms, member: roomMembers }).from(rooms)
+      .leftJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, userId)))
+      .where(eq(rooms.id, roomId))
+    if (!row) throw notFound('Room')
+    if (!row.member) throw notMember()
+    return { room: row.room, member: row.member }
   }
 
   async function requireManager(roomId: number, userId: number) {
