@@ -69,6 +69,8 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
     return row
   }
 
+  /** user rows read for sockets lately (profileForSocket); a change on this node drops the entry */
+  const socketRows = new Map<number, { row: UserRow; at: number }>()
   /** gateway users upserted lately, so that a request does not write the row again */
   const gatewaySeen = new Map<number, { key: string; at: number }>()
 
@@ -141,6 +143,20 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
       return profile(await byId(id))
     },
 
+    /**
+     * The user for a socket's `ready` frame: the row is cached for a few
+     * seconds (a connection storm of one user's sockets reads it once);
+     * presence is always fresh.
+     */
+    async profileForSocket(id: number): Promise<User> {
+      const hit = socketRows.get(id)
+      if (hit && Date.now() - hit.at < 5000) return profile(hit.row)
+      const row = await byId(id)
+      if (socketRows.size > 50_000) socketRows.clear()
+      socketRows.set(id, { row, at: Date.now() })
+      return profile(row)
+    },
+
     /** Throws not_found unless every id is a user. */
     async requireAll(ids: number[]): Promise<void> {
       if (ids.length === 0) return
@@ -159,6 +175,7 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
       if (patch.bio !== undefined) set.bio = patch.bio === null ? null : cleanText('bio', patch.bio, 0, 500)
       if (Object.keys(set).length === 0) return profile(await byId(id))
       const [row] = await db.update(users).set(set).where(eq(users.id, id)).returning()
+      socketRows.delete(id)
       if (!row) throw notFound('User')
       return profile(row)
     },
@@ -193,6 +210,7 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
         }
         throw err
       }
+      socketRows.delete(u.id)
       if (gatewaySeen.size > 100_000) gatewaySeen.clear()
       gatewaySeen.set(u.id, { key, at: Date.now() })
     },

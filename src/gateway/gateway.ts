@@ -47,12 +47,13 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
         if (!/^\d{1,15}$/.test(afterRaw)) throw new AppError('validation', 'after_seq: must be a non-negative integer.')
         afterSeq = Number(afterRaw)
       }
+      let roomLastSeq: number | undefined
       if (onlyRoom !== null) {
         if (!Number.isSafeInteger(onlyRoom) || onlyRoom < 1) throw notFound('Room')
-        await deps.rooms.requireMember(onlyRoom, userId)
+        roomLastSeq = (await deps.rooms.requireMember(onlyRoom, userId)).room.lastSeq
       }
       const data: SocketData = {
-        opts: { userId, autoSubscribe: url.searchParams.get('auto_subscribe') !== 'false', onlyRoom, afterSeq },
+        opts: { userId, autoSubscribe: url.searchParams.get('auto_subscribe') !== 'false', onlyRoom, afterSeq, roomLastSeq },
         protocol,
       }
       const ok = server.upgrade(req, { data, headers: protocol ? { 'Sec-WebSocket-Protocol': protocol } : undefined })

@@ -38,6 +38,8 @@ export type SessionOptions = {
   onlyRoom: number | null
   /** per-room socket: resume after this seq */
   afterSeq: number | null
+  /** per-room socket: the room's last_seq when the upgrade checked membership */
+  roomLastSeq?: number
 }
 
 /** More missing messages than this on subscribe: the client reads history over REST. */
@@ -81,10 +83,14 @@ export class Session implements HubMember {
   async open(): Promise<void> {
     const { d, o } = this
     d.hub.trackUser(this)
-    const [user, seqs] = await Promise.all([d.users.get(this.userId), d.rooms.roomSeqs(this.userId)])
+    // a per-room socket needs no room list (the upgrade read its room); the user's profile is cached briefly
+    const [user, seqs] = await Promise.all([
+      d.users.profileForSocket(this.userId),
+      o.onlyRoom === null ? d.rooms.roomSeqs(this.userId) : null,
+    ])
     if (this.closed) return
     this.user = user
-    const listed = o.onlyRoom === null ? seqs : seqs.filter((r) => r.id === o.onlyRoom)
+    const listed = seqs ?? [{ id: o.onlyRoom!, last_seq: o.roomLastSeq ?? 0 }]
     // rooms followed from `ready` on: every room (auto_subscribe), or the per-room socket's room without after_seq
     const follow = o.onlyRoom === null ? (o.autoSubscribe ? listed : []) : o.afterSeq === null ? listed : []
     for (const r of follow) this.rooms.set(r.id, ++this.gen)
@@ -99,7 +105,7 @@ export class Session implements HubMember {
     for (const id of following) this.ws.subscribe(`room:${id}`)
     for (const r of follow) if (!following.has(r.id)) this.dropRoom(r.id)
     if (await d.presence.connect(this.userId)) {
-      for (const r of seqs) {
+      for (const r of seqs ?? (await d.rooms.roomSeqs(this.userId))) {
         d.events.toRoom(r.id, { type: 'presence', user_id: user.id, nickname: user.nickname, status: 'online', last_seen: null })
       }
     }
