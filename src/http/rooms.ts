@@ -2,11 +2,7 @@ import { Elysia, t } from 'elysia'
 import type { Authenticator } from '../auth/authenticator'
 import type { RoomsService } from '../chat/rooms'
 import { authGuard } from './auth-guard'
-import { IdList } from './schemas'
-
-// Integers only: schemas.ts's t.Numeric `Id`/`Limit` let "1.5" through to the database (a 500).
-const Id = t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
-const Limit = (dflt: number) => t.Optional(t.Integer({ minimum: 1, maximum: 200, default: dflt }))
+import { Id, IdList, Limit } from './schemas'
 
 const CreateRoom = t.Object({
   type: t.Union([t.Literal('group'), t.Literal('direct')]),

@@ -2,10 +2,7 @@ import { Elysia, t } from 'elysia'
 import type { Authenticator } from '../auth/authenticator'
 import type { UsersService } from '../chat/users'
 import { authGuard } from './auth-guard'
-
-// Integers only: schemas.ts's t.Numeric `Id`/`Limit` let "1.5" through to the database (a 500).
-const Id = t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
-const Limit = (dflt: number) => t.Optional(t.Integer({ minimum: 1, maximum: 200, default: dflt }))
+import { Id, Limit } from './schemas'
 
 const PatchMe = t.Object({
   nickname: t.Optional(t.String({ maxLength: 200 })),
