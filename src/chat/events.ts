@@ -8,10 +8,13 @@ export type Events = {
   messageCreated(roomId: number, seq: number, messageJson: string): void
 }
 
+/** The `message.created` frame around a message's JSON (live events, replays and gap fills alike). */
+export const messageCreatedFrame = (messageJson: string) => `{"type":"message.created","message":${messageJson}}`
+
 export function createEvents(bus: Bus): Events {
   return {
     toRoom: (roomId, event, meta) => bus.publish(`room:${roomId}`, JSON.stringify(event), meta),
     toUser: (userId, event, meta) => bus.publish(`user:${userId}`, JSON.stringify(event), meta),
-    messageCreated: (roomId, seq, json) => bus.publish(`room:${roomId}`, `{"type":"message.created","message":${json}}`, { seq }),
+    messageCreated: (roomId, seq, json) => bus.publish(`room:${roomId}`, messageCreatedFrame(json), { seq }),
   }
 }

@@ -4,7 +4,7 @@ import { messages, roomMembers, rooms, searchIndex } from '../db/schema'
 import type { MessageWriter } from '../db/writer'
 import { AppError, forbidden, notFound, validation } from '../lib/errors'
 import type { SeqFrame } from '../bus/sequencer'
-import type { Events } from './events'
+import { messageCreatedFrame, type Events } from './events'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
 import type { createRateLimiter } from './rate-limit'
 import type { FilesService } from './files'
@@ -48,7 +48,6 @@ export function cleanClientMsgId(id: string | null | undefined): string | null {
   return id
 }
 
-export const createdFrame = (m: Message) => `{"type":"message.created","message":${JSON.stringify(m)}}`
 
 export function createMessagesService(d: MessagesDeps) {
   const { database, writer, events } = d
@@ -184,7 +183,7 @@ export function createMessagesService(d: MessagesDeps) {
         sql`select ${messageColumns} from ${messageFrom}
             where m.room_id = ${roomId} and m.seq > ${after} and m.seq <= ${upto} order by m.seq limit ${limit}`,
       )
-      return rows.map((r) => ({ seq: r.seq, frame: createdFrame(view(r)) }))
+      return rows.map((r) => ({ seq: r.seq, frame: messageCreatedFrame(JSON.stringify(view(r))) }))
     },
 
     async lastSeq(roomId: number): Promise<number> {

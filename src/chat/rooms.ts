@@ -194,6 +194,10 @@ export function createRoomsService({ database, users: usersService, events, maxR
     requireMember,
     views,
 
+    async isMember(roomId: number, userId: number): Promise<boolean> {
+      return (await membership(roomId, userId)) !== undefined
+    },
+
     async create(userId: number, input: CreateRoom): Promise<{ room: Room; created: boolean }> {
       const others = [...new Set((input.member_ids ?? []).filter((id) => id !== userId))]
       if (input.type === 'direct') {

@@ -262,6 +262,20 @@ function isClientMsgIdConflict(err: unknown): boolean {
   return e?.code === '23505' && String(e.constraint_name ?? e.constraint ?? e.message).includes('messages_client_msg_key')
 }
 
+/** A message as the insert wrote it, in json_to_recordset's short names. */
+type Written = { r: number; u: number; t: WriteRequest['type']; c: string; p: number | null; a: AttachmentRow | null; k: string | null }
+
+/** The row of a message just inserted: what the batch sent, plus what the database decided. */
+function insertedRow(
+  x: Written, seq: number, id: number, createdAt: Date | string, sender: { nickname: string | null; avatar: string | null } | undefined,
+): MessageRow {
+  return {
+    id, room_id: x.r, seq, sender_id: x.u, nickname: sender?.nickname ?? null, avatar_url: sender?.avatar ?? null,
+    type: x.t, content: x.c, reply_to_id: x.p, attachment: x.a, client_msg_id: x.k, created_at: createdAt,
+    edited_at: null, deleted_at: null,
+  }
+}
+
 const errRoom = notFound('Room')
 const errMember = notMember()
 const errReply = validation('reply_to_id: no such message in this room.')
@@ -342,14 +356,7 @@ async function writeBatchInOneStatement(database: Database, batch: Pending[], ba
       if (r.f !== null) return errRoom // replaced below by the first's outcome
       return !r.room_ok ? errRoom : !r.member_ok ? errMember : errReply
     }
-    return {
-      status: 'created',
-      row: {
-        id: Number(m.id), room_id: x.r, seq: Number(r.s), sender_id: x.u, nickname: r.nickname, avatar_url: r.avatar_url,
-        type: x.t, content: x.c, reply_to_id: x.p, attachment: x.a, client_msg_id: x.k, created_at: m.created_at!,
-        edited_at: null, deleted_at: null,
-      },
-    }
+    return { status: 'created', row: insertedRow(x, Number(r.s), Number(m.id), m.created_at!, { nickname: r.nickname, avatar: r.avatar_url }) }
   })
   return items.map((x, i) => {
     if (x.f === null) return byIndex[i]!
@@ -426,10 +433,7 @@ async function writeBatch(
   }
 
   /** one row of the multi-row insert, as json_to_recordset reads it */
-  type Insert = {
-    r: number; s: number; u: number; t: WriteRequest['type']; c: string
-    p: number | null; a: AttachmentRow | null; k: string | null
-  }
+  type Insert = Written & { s: number }
   const inserts: Insert[] = []
   const outcomes: (Outcome | { index: number })[] = []
   const firstInBatch = new Map<string, number>()
@@ -505,12 +509,7 @@ async function writeBatch(
   const rowAt = (i: number): MessageRow => {
     const x = inserts[i]!
     const got = bySeq.get(`${x.r}:${x.s}`)!
-    const sender = profile.get(x.u)
-    return {
-      id: got.id, room_id: x.r, seq: x.s, sender_id: x.u, nickname: sender?.nickname ?? null, avatar_url: sender?.avatar ?? null,
-      type: x.t, content: x.c, reply_to_id: x.p, attachment: x.a, client_msg_id: x.k, created_at: got.created_at,
-      edited_at: null, deleted_at: null,
-    }
+    return insertedRow(x, x.s, got.id, got.created_at, profile.get(x.u))
   }
   return outcomes.map((o): Outcome => {
     if (o instanceof AppError || 'status' in o) return o

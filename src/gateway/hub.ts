@@ -114,11 +114,6 @@ export class Hub {
     }
   }
 
-  /** Local sessions of a user (for presence counts and tests). */
-  sessionsOf(userId: number): number {
-    return this.users.get(userId)?.size ?? 0
-  }
-
   close() {
     for (const id of [...this.rooms.keys()]) this.drop(id)
   }

@@ -11,14 +11,7 @@ export const fileRoutes = (d: { files: FilesService; messages: MessagesService; 
     // downloads: a member's bearer token, or the signature the attachment URL carries (for <img>)
     .get('/files/:id', async ({ request, params, query }) => {
       const userId = d.auth.hasCredentials(request.headers) ? await d.auth.fromHeaders(request.headers) : null
-      const f = await d.files.open(params.id, { userId, exp: query.exp, sig: query.sig }, async (roomId, uid) => {
-        try {
-          await d.rooms.requireMember(roomId, uid)
-          return true
-        } catch {
-          return false
-        }
-      })
+      const f = await d.files.open(params.id, { userId, exp: query.exp, sig: query.sig }, d.rooms.isMember)
       return new Response(f.blob, {
         headers: {
           'content-type': f.mime,
