@@ -220,6 +220,19 @@ describe('typing', () => {
     b.close()
   })
 
+  test('the throttle is per user: two sockets of one user typing relay once', async () => {
+    const r = await groupRoom(s.api, alice, [bob])
+    const [a1, a2, b] = await Promise.all([openWs(s, alice), openWs(s, alice), openWs(s, bob)])
+    a1.send({ type: 'typing', room_id: r.id, is_typing: true })
+    a2.send({ type: 'typing', room_id: r.id, is_typing: true })
+    await b.next('typing')
+    b.send({ type: 'ping' })
+    await b.next('pong')
+    await Bun.sleep(100)
+    expect(b.all('typing').filter((f) => f.is_typing)).toHaveLength(1)
+    ;[a1, a2, b].forEach((x) => x.close())
+  })
+
   test('a socket that closes while typing clears its indicator', async () => {
     const r = await groupRoom(s.api, alice, [bob])
     const a = await openWs(s, alice)

@@ -65,8 +65,8 @@ export class Session implements HubMember {
   private closed = false
   private abuse = 0
   private abuseWindow = 0
-  /** rooms where this socket's user is typing: last relay time and the stale-clear timer */
-  private typing = new Map<number, { at: number; timer: ReturnType<typeof setTimeout> }>()
+  /** rooms where this socket's user is typing: the stale-clear timer */
+  private typing = new Map<number, { timer: ReturnType<typeof setTimeout> }>()
 
   constructor(
     private readonly ws: SocketLike,
@@ -157,10 +157,9 @@ export class Session implements HubMember {
           if (active) clearTimeout(active.timer)
           // stale typing clears itself: no refresh within TYPING_TTL_MS relays is_typing false
           const timer = setTimeout(() => this.stopTyping(f.room_id), TYPING_TTL_MS)
-          this.typing.set(f.room_id, { at: active?.at ?? 0, timer })
-          if (active && now - active.at < TYPING_INTERVAL_MS) return
-          this.typing.get(f.room_id)!.at = now
-          this.relayTyping(f.room_id, true)
+          this.typing.set(f.room_id, { timer })
+          // once a second per user and room, whichever of the user's sockets on this node types
+          if (d.hub.typingAllowed(this.userId, f.room_id, now, TYPING_INTERVAL_MS)) this.relayTyping(f.room_id, true)
         } else {
           this.stopTyping(f.room_id)
         }
