@@ -28,6 +28,7 @@ import { createMessageWriter } from './db/writer'
 import { createGateway, type SocketData } from './gateway/gateway'
 import { Hub } from './gateway/hub'
 import { authRoutes } from './http/auth'
+import { bodyParser } from './http/body'
 import { errorPlugin, errorResponse } from './http/errors'
 import { messageRoutes } from './http/messages'
 import { opsRoutes } from './http/ops'
@@ -40,8 +41,18 @@ import { createMemoryPresence } from './presence/presence.memory'
 import { createRedisPresence } from './presence/presence.redis'
 import type { PresenceStore } from './presence/presence'
 
-/** Largest JSON body a REST route accepts, bytes. */
-const MAX_JSON_BYTES = 1024 * 1024
+/** Request line and headers together, bytes; past it 431 (Bun itself stops at 16 KiB). */
+const MAX_HEADER_BYTES = 8 * 1024
+
+/** Bun refuses bodies past this itself; every route's own limit is far lower. */
+const BUN_BODY_CAP_BYTES = 2 ** 31
+
+/** Size of the request line and headers as received (close enough: names, values, separators). */
+function headerBytes(req: Request): number {
+  let n = req.method.length + req.url.length + 12
+  for (const [k, v] of req.headers) n += k.length + v.length + 4
+  return n
+}
 
 export type ChatServer = Awaited<ReturnType<typeof createChatServer>>
 
@@ -90,14 +101,14 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       for (const r of await rooms.roomSeqs(userId)) {
         events.toRoom(r.id, { type: 'presence', user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen })
       }
-    })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: String(err) }))
+    })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: err }))
   }
   const search = createSearch(database, view)
   const reactions = createReactionsService({ database, requireMember: rooms.requireMember, events, view })
-  const settings = createSettingsService(database, rooms, log)
+  const settings = createSettingsService(database, rooms, files, log)
   // retention: every node sweeps; a second delete of the same rows finds nothing
   const retentionTimer = setInterval(() => {
-    settings.sweepRetention().catch((err) => log.warn('retention sweep failed', { error: String(err) }))
+    settings.sweepRetention().catch((err) => log.warn('retention sweep failed', { error: err }))
   }, config.RETENTION_SWEEP_MS)
   // trigrams are computed here, off the commit path; searches also read the queue, so nothing waits for this
   let indexing = false
@@ -105,7 +116,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     if (indexing) return
     indexing = true
     search.indexPending()
-      .catch((err) => log.warn('search indexer failed', { error: String(err) }))
+      .catch((err) => log.warn('search indexer failed', { error: err }))
       .finally(() => { indexing = false })
   }, 250)
   const auth: Authenticator = config.AUTH_MODE === 'gateway'
@@ -148,8 +159,12 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       { node: config.NODE_ID },
     )
 
-  const app = new Elysia()
+  const body = bodyParser()
+  // bodies are typed strictly: 'typebox' drops unknown fields but converts nothing (the default
+  // normalizer turns a body of 5 into {} before validation)
+  const app = new Elysia({ normalize: 'typebox' })
     .use(errorPlugin(log))
+    .use(body.plugin)
     .use(openapi({
       path: '/docs',
       documentation: {
@@ -165,20 +180,19 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     .use(userRoutes(users, auth))
     .use(roomRoutes(rooms, auth))
     .use(messageRoutes(messages, auth))
-    .use(fileRoutes({ files, messages, rooms, auth }))
+    .use(fileRoutes({ files, messages, rooms, auth, maxUploadBytes: config.MAX_UPLOAD_BYTES }))
     .use(featureRoutes({ rooms, settings, reactions, search, auth, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
+  body.index(app)
 
   /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
     try {
+      if (headerBytes(req) > MAX_HEADER_BYTES) {
+        throw new AppError('headers_too_large', `The request line and headers are larger than ${MAX_HEADER_BYTES} bytes.`)
+      }
       const up = await gateway.upgrade(req, server)
       if (up === 'upgraded') return undefined
       if (up) return up
-      const length = Number(req.headers.get('content-length') ?? 0)
-      const upload = req.method === 'POST' && req.url.endsWith('/attachments')
-      // multipart adds a little around the file itself; the file's own size is checked when stored
-      const max = upload ? config.MAX_UPLOAD_BYTES + 64 * 1024 : MAX_JSON_BYTES
-      if (length > max) throw new AppError('too_large', `The request body is larger than ${max} bytes.`)
       return await app.handle(req)
     } catch (err) {
       return errorResponse(err, 'UNKNOWN', log)
@@ -196,7 +210,9 @@ export async function createChatServer(config: Config, log: Logger = createLogge
         hostname: config.HOST,
         fetch,
         websocket: gateway.websocket,
-        maxRequestBodySize: Math.max(MAX_JSON_BYTES, config.MAX_UPLOAD_BYTES) + 64 * 1024,
+        // bodies are counted (chunked too) and refused with a JSON 413 by the body parser, route by
+        // route; Bun's own cap, which answers an empty 413, sits far above every route's limit
+        maxRequestBodySize: BUN_BODY_CAP_BYTES,
         error: (err) => errorResponse(err, 'UNKNOWN', log),
       })
       hub.attach(server)

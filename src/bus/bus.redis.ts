@@ -31,7 +31,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
   let closed = false
   const relayStats = { received: 0, lagMsAvg: 0 }
 
-  for (const c of [pub, sub]) c.on('error', (err) => o.log.warn('redis bus: connection error', { error: String(err) }))
+  for (const c of [pub, sub]) c.on('error', (err) => o.log.warn('redis bus: connection error', { error: err }))
   sub.on('ready', () => {
     if (!everReady) {
       everReady = true
@@ -104,7 +104,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
       const head = JSON.stringify([o.nodeId, meta ?? null, Date.now()])
       pub.publish(o.prefix + topic, `${head}\n${frame}`).catch((err: unknown) => {
         // other nodes fill the gap from the database (sequencer, resync)
-        o.log.warn('redis bus: publish failed', { topic, error: String(err) })
+        o.log.warn('redis bus: publish failed', { topic, error: err })
       })
     },
     subscribe(topics) {

@@ -60,6 +60,11 @@ export function createFilesService(d: FilesDeps) {
       return { attachment: { key: id, name, size: file.size, mime }, image: IMAGE_MIME.has(mime) }
     },
 
+    /** Deletes the bytes of uploads whose rows are gone (best effort: an orphan is unreachable anyway). */
+    async deleteBytes(storageKeys: string[]): Promise<void> {
+      await Promise.all(storageKeys.map((k) => d.storage.delete(k)))
+    },
+
     /** Removes a stored upload that no message refers to. */
     async discard(id: string): Promise<void> {
       await d.database.db.delete(files).where(eq(files.id, id))

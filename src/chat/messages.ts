@@ -8,15 +8,12 @@ import { messageCreatedFrame, type Events } from './events'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
 import type { createRateLimiter } from './rate-limit'
 import type { FilesService } from './files'
+import type { AttachmentRow } from '../db/schema'
 import { withReactions } from './reactions'
 import type { RoomsService } from './rooms'
+import { codePoints, hasBadChars } from '../lib/text'
+import type { EditMessage, MarkRead, SendMessage, UploadFields } from '../protocol/payloads'
 
-export type SendMessage = {
-  content: string
-  type?: 'text'
-  reply_to_id?: number | null
-  client_msg_id?: string | null
-}
 
 export type MessagesDeps = {
   database: Database
@@ -33,18 +30,16 @@ export type MessagesDeps = {
 export function cleanContent(content: string, max: number): string {
   const v = content.trim()
   if (v.length === 0) throw validation('content: must not be empty.')
-  if (v.length > max) {
-    // code points, not UTF-16 units: count only when the cheap bound fails
-    let n = 0
-    for (const _ of v) if (++n > max) throw new AppError('message_too_long', `content: at most ${max} characters.`)
-  }
-  if (v.includes('\u0000') || !v.isWellFormed()) throw validation('content: contains invalid characters.')
+  if (hasBadChars(v)) throw validation('content: contains invalid characters (NUL or a lone surrogate).')
+  // code points, not UTF-16 units: count only when the cheap bound fails
+  if (v.length > max && codePoints(v) > max) throw new AppError('message_too_long', `content: at most ${max} characters.`)
   return v
 }
 
 export function cleanClientMsgId(id: string | null | undefined): string | null {
   if (id == null) return null
   if (id.length < 1 || id.length > 100) throw validation('client_msg_id: must be 1..100 characters.')
+  if (hasBadChars(id)) throw validation('client_msg_id: contains invalid characters (NUL or a lone surrogate).')
   return id
 }
 
@@ -93,7 +88,7 @@ export function createMessagesService(d: MessagesDeps) {
     async sendAttachment(
       userId: number,
       roomId: number,
-      input: { file: Blob & { name?: string }; content?: string; client_msg_id?: string },
+      input: UploadFields & { file: Blob & { name?: string } },
     ): Promise<{ message: Message; created: boolean }> {
       if (!d.files) throw new AppError('unavailable', 'File uploads are not configured.')
       const caption = input.content?.trim() ? cleanContent(input.content, d.maxMessageChars) : ''
@@ -133,9 +128,9 @@ export function createMessagesService(d: MessagesDeps) {
       return { messages: await withReactions(database, page.map(view), userId), has_more }
     },
 
-    async edit(roomId: number, userId: number, messageId: number, content: string): Promise<Message> {
+    async edit(roomId: number, userId: number, messageId: number, input: EditMessage): Promise<Message> {
       await d.rooms.requireMember(roomId, userId)
-      const text = cleanContent(content, d.maxMessageChars)
+      const text = cleanContent(input.content, d.maxMessageChars)
       const row = await messageRow(roomId, messageId)
       if (row.sender_id !== userId) throw forbidden('Only the author may edit a message.')
       if (row.deleted_at) throw notFound('Message')
@@ -159,11 +154,14 @@ export function createMessagesService(d: MessagesDeps) {
         await tx.update(messages).set({ deletedAt: new Date(), content: '', attachment: null }).where(eq(messages.id, messageId))
         await tx.delete(searchIndex).where(eq(searchIndex.messageId, messageId))
       })
+      // its file goes with it: the signed URLs handed out before stop working
+      const attachment = typeof row.attachment === 'string' ? (JSON.parse(row.attachment) as AttachmentRow) : row.attachment
+      if (attachment) await d.files?.discard(attachment.key)
       events.toRoom(roomId, { type: 'message.deleted', room_id: roomId, message_id: messageId, seq: row.seq })
     },
 
     /** Moves the caller's read mark forward (never back, never past the last message). */
-    async read(roomId: number, userId: number, seq: number): Promise<{ last_read_seq: number; unread_count: number }> {
+    async read(roomId: number, userId: number, { seq }: MarkRead): Promise<{ last_read_seq: number; unread_count: number }> {
       const { member } = await d.rooms.requireMember(roomId, userId)
       const [row] = await database.rows<{ last_read_seq: number; last_seq: number }>(
         sql`update room_members rm set last_read_seq = greatest(rm.last_read_seq, least(${seq}::int8, r.last_seq))

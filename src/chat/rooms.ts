@@ -5,7 +5,9 @@ import { AppError, forbidden, notFound, notMember, validation } from '../lib/err
 import { iso } from '../lib/time'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
 import type { Events } from './events'
-import { cleanText, type User, type UsersService } from './users'
+import type { User, UsersService } from './users'
+import { cleanText, hasBadChars } from '../lib/text'
+import type { CreateRoom, UpdateRoom } from '../protocol/payloads'
 
 export type Role = 'owner' | 'admin' | 'member'
 type RoomRow = typeof rooms.$inferSelect
@@ -31,14 +33,6 @@ export type Room = {
 
 export type Member = { user: User; role: Role; joined_at: string; last_read_seq: number }
 
-export type CreateRoom = {
-  type: 'group' | 'direct'
-  name?: string
-  description?: string | null
-  visibility?: 'private' | 'public'
-  member_ids?: number[]
-  external_id?: string | null
-}
 
 export type RoomsDeps = {
   database: Database
@@ -46,6 +40,28 @@ export type RoomsDeps = {
   events: Events
   maxRoomMembers: number
   attachmentUrl?: AttachmentUrl
+}
+
+/** Where a page of the room list ends: the last room's activity time (µs, UTC) and id. */
+type RoomCursor = { t: string; id: number }
+const CURSOR_TIME = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+
+/** A rooms cursor, fully checked: anything this server did not write is 422, never a query error. */
+export function decodeRoomCursor(cursor: string): RoomCursor {
+  const bad = () => validation('cursor: not a cursor this server gave out.')
+  let v: unknown
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw bad()
+  }
+  if (typeof v !== 'object' || v === null) throw bad()
+  const { t, id } = v as Record<string, unknown>
+  if (typeof t !== 'string' || !Number.isSafeInteger(id) || (id as number) < 1) throw bad()
+  const year = CURSOR_TIME.exec(t)?.[1]
+  // Postgres refuses year 0 and invalid days; Date.parse accepts neither as a round trip
+  if (!year || Number(year) < 1 || Number.isNaN(Date.parse(t)) || new Date(t).toISOString().slice(0, 19) !== t.slice(0, 19)) throw bad()
+  return { t, id: id as number }
 }
 
 const roomFull = (max: number) => new AppError('room_full', `The room is full (at most ${max} members).`)
@@ -249,15 +265,8 @@ export function createRoomsService({ database, users: usersService, events, maxR
 
     /** The caller's rooms, most recent activity first. `cursor` is opaque (from next_cursor). */
     async list(userId: number, opts: { limit: number; cursor?: string; externalId?: string }) {
-      let after: { t: string; id: number } | null = null
-      if (opts.cursor) {
-        try {
-          after = JSON.parse(Buffer.from(opts.cursor, 'base64url').toString()) as { t: string; id: number }
-          if (typeof after.t !== 'string' || !Number.isSafeInteger(after.id) || Number.isNaN(Date.parse(after.t))) throw 0
-        } catch {
-          throw validation('cursor: not a cursor this server gave out.')
-        }
-      }
+      const after = opts.cursor === undefined ? null : decodeRoomCursor(opts.cursor)
+      if (opts.externalId !== undefined && hasBadChars(opts.externalId)) throw validation('external_id: contains invalid characters.')
       const rows = await database.rows<{ room_id: number; last_read_seq: number; activity: string }>(
         sql`select r.id as room_id, rm.last_read_seq, to_char(r.last_activity_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity
             from room_members rm join rooms r on r.id = rm.room_id
@@ -295,7 +304,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
       return view(row, userId)
     },
 
-    async update(roomId: number, userId: number, patch: { name?: string; description?: string | null; visibility?: 'private' | 'public' }) {
+    async update(roomId: number, userId: number, patch: UpdateRoom) {
       const { room } = await requireManager(roomId, userId)
       if (room.type === 'direct') throw forbidden('A direct room cannot be changed.')
       const set: Partial<RoomRow> = { updatedAt: new Date() }

@@ -3,11 +3,12 @@ import type { Database } from '../db/client'
 import { roomMembers, rooms } from '../db/schema'
 import { forbidden } from '../lib/errors'
 import type { Logger } from '../lib/logger'
+import type { FilesService } from './files'
 import type { RoomsService } from './rooms'
 
 export type RoomSettings = { notifications: boolean; read_receipts: boolean; retention_days: number | null }
 
-export function createSettingsService(database: Database, roomsService: RoomsService, log: Logger) {
+export function createSettingsService(database: Database, roomsService: RoomsService, files: FilesService, log: Logger) {
   const { db } = database
 
   async function get(roomId: number, userId: number): Promise<RoomSettings> {
@@ -43,12 +44,17 @@ export function createSettingsService(database: Database, roomsService: RoomsSer
       let total = 0
       for (const r of withRetention) {
         for (;;) {
-          const gone = await database.rows<{ id: number }>(
-            sql`delete from messages where id in (
-                  select id from messages where room_id = ${r.id} and created_at < now() - make_interval(days => ${r.days}::int)
-                  order by seq limit ${batch})
-                returning id`,
+          // expired messages and their files' rows in one statement; the bytes go after
+          const gone = await database.rows<{ id: number; storage_key: string | null }>(
+            sql`with m as (
+                  delete from messages where id in (
+                    select id from messages where room_id = ${r.id} and created_at < now() - make_interval(days => ${r.days}::int)
+                    order by seq limit ${batch})
+                  returning id, attachment->>'key' as file_id),
+                f as (delete from files where id in (select file_id from m where file_id is not null) returning id, storage_key)
+                select m.id, f.storage_key from m left join f on f.id = m.file_id`,
           )
+          await files.deleteBytes(gone.flatMap((g) => (g.storage_key ? [g.storage_key] : [])))
           total += gone.length
           if (gone.length < batch) break
         }

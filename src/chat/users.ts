@@ -3,6 +3,8 @@ import type { Database } from '../db/client'
 import { refreshTokens, users } from '../db/schema'
 import { AppError, notFound, unauthorized, validation } from '../lib/errors'
 import { iso } from '../lib/time'
+import { cleanText, escapeLike, hasBadChars, isHttpUrl } from '../lib/text'
+import type { Login, Register, UpdateProfile } from '../protocol/payloads'
 import { dummyHash, hashPassword, verifyPassword } from '../auth/passwords'
 import { hashToken, newRefreshToken, type AccessTokens } from '../auth/tokens'
 import type { PresenceInfo, PresenceStore } from '../presence/presence'
@@ -27,12 +29,18 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase()
 
-/** Trims and checks a profile text field; `max` in code points. */
-export function cleanText(field: string, value: string, min: number, max: number): string {
-  const v = value.trim()
-  const len = [...v].length
-  if (len < min || len > max) throw validation(`${field}: must be ${min}..${max} characters.`)
-  if (v.includes('\u0000') || !v.isWellFormed()) throw validation(`${field}: contains invalid characters.`)
+/** Trims, lower-cases and checks an email; throws 422 `validation`. */
+export function cleanEmail(raw: string): string {
+  const email = normalizeEmail(raw)
+  if (!EMAIL.test(email) || email.length > 254 || hasBadChars(email)) throw validation('email: not a valid email address.')
+  return email
+}
+
+/** An avatar or icon URL: null, or an absolute http(s) URL of at most 2048 characters. */
+export function cleanUrl(field: string, raw: string | null): string | null {
+  if (raw === null) return null
+  const v = cleanText(field, raw, 1, 2048)
+  if (!isHttpUrl(v)) throw validation(`${field}: must be an http(s) URL.`)
   return v
 }
 
@@ -84,9 +92,8 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
   return {
     profiles,
 
-    async register(input: { email: string; password: string; nickname: string; password_confirm?: string }): Promise<Session> {
-      const email = normalizeEmail(input.email)
-      if (!EMAIL.test(email) || email.length > 254) throw validation('email: not a valid email address.')
+    async register(input: Register): Promise<Session> {
+      const email = cleanEmail(input.email)
       if (input.password.length < 8) throw validation('password: must be at least 8 characters.')
       if (input.password.length > 1024) throw validation('password: must be at most 1024 characters.')
       if (input.password_confirm !== undefined && input.password_confirm !== input.password) {
@@ -103,8 +110,10 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
       return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
     },
 
-    async login(input: { email: string; password: string }): Promise<Session> {
-      const [row] = await db.select().from(users).where(eq(users.email, normalizeEmail(input.email)))
+    async login(input: Login): Promise<Session> {
+      const email = normalizeEmail(input.email)
+      if (hasBadChars(email) || hasBadChars(input.password)) throw validation('email: not a valid email address.')
+      const [row] = await db.select().from(users).where(eq(users.email, email))
       const ok = await verifyPassword(input.password, row?.passwordHash ?? (await dummyHash))
       if (!row || !row.passwordHash || !ok) throw unauthorized('Wrong email or password.')
       return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
@@ -166,12 +175,10 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
       if (found.length !== new Set(ids).size) throw notFound('User')
     },
 
-    async update(id: number, patch: { nickname?: string; avatar_url?: string | null; bio?: string | null }): Promise<User> {
+    async update(id: number, patch: UpdateProfile): Promise<User> {
       const set: Partial<UserRow> = {}
       if (patch.nickname !== undefined) set.nickname = cleanText('nickname', patch.nickname, 1, 50)
-      if (patch.avatar_url !== undefined) {
-        set.avatarUrl = patch.avatar_url === null ? null : cleanText('avatar_url', patch.avatar_url, 1, 2048)
-      }
+      if (patch.avatar_url !== undefined) set.avatarUrl = cleanUrl('avatar_url', patch.avatar_url)
       if (patch.bio !== undefined) set.bio = patch.bio === null ? null : cleanText('bio', patch.bio, 0, 500)
       if (Object.keys(set).length === 0) return profile(await byId(id))
       const [row] = await db.update(users).set(set).where(eq(users.id, id)).returning()
@@ -184,7 +191,8 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
     async search(query: string, limit: number): Promise<User[]> {
       const q = query.trim().toLowerCase()
       if (q.length === 0) return []
-      const pattern = q.replace(/[\\%_]/g, (c) => `\\${c}`) + '%'
+      if (hasBadChars(q)) throw validation('query: contains invalid characters (NUL or a lone surrogate).')
+      const pattern = escapeLike(q) + '%'
       const rows = await db.select().from(users)
         .where(or(sql`lower(${users.nickname}) like ${pattern}`, sql`${users.email} like ${pattern}`))
         .orderBy(users.nickname, users.id)
@@ -198,12 +206,15 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
      */
     async ensureGatewayUser(u: { id: number; nickname: string; email: string; avatar: string | null }): Promise<void> {
       const nickname = cleanText('nickname', u.nickname, 1, 50)
-      const key = `${nickname}\n${u.email}\n${u.avatar ?? ''}`
+      const email = cleanEmail(u.email)
+      // the gateway vouches for who the user is, not for what a page may load: a non-http(s) avatar is dropped
+      const avatar = u.avatar !== null && isHttpUrl(u.avatar) && !hasBadChars(u.avatar) ? u.avatar : null
+      const key = `${nickname}\n${email}\n${avatar ?? ''}`
       const seen = gatewaySeen.get(u.id)
       if (seen && seen.key === key && Date.now() - seen.at < 60_000) return
       try {
-        await db.insert(users).values({ id: u.id, email: u.email, nickname, avatarUrl: u.avatar })
-          .onConflictDoUpdate({ target: users.id, set: { email: u.email, nickname, avatarUrl: u.avatar } })
+        await db.insert(users).values({ id: u.id, email, nickname, avatarUrl: avatar })
+          .onConflictDoUpdate({ target: users.id, set: { email, nickname, avatarUrl: avatar } })
       } catch (err) {
         if (String((err as { code?: string }).code ?? err).includes('23505')) {
           throw new AppError('email_taken', 'The gateway user’s email belongs to another user.')

@@ -155,14 +155,14 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
       } catch (err) {
         stats.errors++
         if (performance.now() - started > retryForMs) {
-          opts.log.error('writer: batch failed, giving up', { size: batch.length, error: String(err) })
+          opts.log.error('writer: batch failed, giving up', { size: batch.length, error: err })
           const e = unavailable('The database is unavailable; the message was not stored. Retry later.')
           for (const p of batch) p.reject(e)
           break
         }
         attempt++
         stats.retries++
-        opts.log.warn('writer: batch failed, retrying', { size: batch.length, attempt, error: String(err) })
+        opts.log.warn('writer: batch failed, retrying', { size: batch.length, attempt, error: err })
         await sleep(Math.min(50 * 2 ** (attempt - 1), 1000))
       }
     }

@@ -79,7 +79,7 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
       ws.data.session = s
       sessions.add(s)
       s.open().catch((err) => {
-        deps.log.warn('gateway: open failed', { user_id: ws.data.opts.userId, error: String(err) })
+        deps.log.warn('gateway: open failed', { user_id: ws.data.opts.userId, error: err })
         ws.close(1011, 'could not start the session')
       })
     },
@@ -92,7 +92,7 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
       const s = ws.data.session
       if (!s) return
       sessions.delete(s)
-      s.close().catch((err) => deps.log.warn('gateway: close failed', { error: String(err) }))
+      s.close().catch((err) => deps.log.warn('gateway: close failed', { error: err }))
     },
   }
 

@@ -61,7 +61,7 @@ export class Hub {
         (frame) => this.emitRoom(roomId, frame),
         this.o.fetchRange,
         this.o.waitMs,
-        (err) => this.o.log.warn('sequencer: gap fill failed', { room_id: roomId, error: String(err) }),
+        (err) => this.o.log.warn('sequencer: gap fill failed', { room_id: roomId, error: err }),
       )
       const topic = `room:${roomId}`
       const ready = this.o.bus
@@ -71,7 +71,7 @@ export class Hub {
       e = { members: new Set(), seq, ready }
       this.rooms.set(roomId, e)
       ready.catch((err) => {
-        this.o.log.warn('hub: could not follow room', { room_id: roomId, error: String(err) })
+        this.o.log.warn('hub: could not follow room', { room_id: roomId, error: err })
         if (this.rooms.get(roomId) === e) this.drop(roomId)
       })
     }
@@ -101,7 +101,7 @@ export class Hub {
       set = new Set()
       this.users.set(m.userId, set)
       this.o.bus.subscribe([`user:${m.userId}`]).catch((err) => {
-        this.o.log.warn('hub: could not follow user', { user_id: m.userId, error: String(err) })
+        this.o.log.warn('hub: could not follow user', { user_id: m.userId, error: err })
       })
     }
     set.add(m)
@@ -174,7 +174,7 @@ export class Hub {
         await e.ready
         await e.seq.catchUp(await this.o.lastSeq(roomId))
       } catch (err) {
-        this.o.log.warn('hub: resync failed', { room_id: roomId, error: String(err) })
+        this.o.log.warn('hub: resync failed', { room_id: roomId, error: err })
       }
     }
   }

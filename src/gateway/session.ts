@@ -124,7 +124,7 @@ export class Session implements HubMember {
       await this.handle(f)
     } catch (err) {
       const e = err instanceof AppError ? err : null
-      if (!e) this.d.log.error('gateway: frame failed', { type: f.type, error: String(err) })
+      if (!e) this.d.log.error('gateway: frame failed', { type: f.type, error: err })
       this.send({
         type: 'error',
         code: e?.code ?? 'internal',
@@ -166,7 +166,7 @@ export class Session implements HubMember {
         return
       }
       case 'read':
-        await d.messages.read(f.room_id, this.userId, f.seq)
+        await d.messages.read(f.room_id, this.userId, f)
         return
       case 'subscribe':
         if (this.o.onlyRoom !== null && f.room_id !== this.o.onlyRoom) {
@@ -264,7 +264,7 @@ export class Session implements HubMember {
     if (this.closed || !this.o.autoSubscribe || this.o.onlyRoom !== null || this.rooms.has(roomId)) return
     // from what this node publishes next: the room.created event carried last_seq
     this.subscribeRoom(roomId, null, false).catch((err) => {
-      this.d.log.warn('gateway: auto-subscribe failed', { room_id: roomId, error: String(err) })
+      this.d.log.warn('gateway: auto-subscribe failed', { room_id: roomId, error: err })
     })
   }
 

@@ -1,14 +1,6 @@
-import { Elysia, t } from 'elysia'
+import { Elysia } from 'elysia'
 import type { UsersService } from '../chat/users'
-
-const Register = t.Object({
-  email: t.String({ maxLength: 320 }),
-  password: t.String({ maxLength: 1024 }),
-  nickname: t.String({ maxLength: 200 }),
-  password_confirm: t.Optional(t.String({ maxLength: 1024 })),
-})
-const Login = t.Object({ email: t.String({ maxLength: 320 }), password: t.String({ maxLength: 1024 }) })
-const Refresh = t.Object({ refresh: t.String({ minLength: 1, maxLength: 200 }) })
+import { Login, RefreshToken, Register } from '../protocol/payloads'
 
 export const authRoutes = (users: UsersService) =>
   new Elysia({ prefix: '/v1/auth' })
@@ -17,4 +9,4 @@ export const authRoutes = (users: UsersService) =>
       return users.register(body)
     }, { body: Register })
     .post('/login', ({ body }) => users.login(body), { body: Login })
-    .post('/refresh', ({ body }) => users.refresh(body.refresh), { body: Refresh })
+    .post('/refresh', ({ body }) => users.refresh(body.refresh), { body: RefreshToken })

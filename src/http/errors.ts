@@ -7,6 +7,8 @@ const json = (status: number, body: ErrorBody, headers: Record<string, string> =
 
 /** The answer for any error: `{detail, code}`, never a stack trace. */
 export function errorResponse(error: unknown, code: string | number, log: Logger): Response {
+  // Elysia wraps what a parse hook throws (the body parser's 413 and 400) in its ParseError
+  if (code === 'PARSE' && (error as { cause?: unknown })?.cause instanceof AppError) error = (error as { cause: AppError }).cause
   if (error instanceof AppError) {
     const headers: Record<string, string> = error.retryAfter ? { 'retry-after': String(error.retryAfter) } : {}
     return json(error.status, error.toBody(), headers)
@@ -20,7 +22,7 @@ export function errorResponse(error: unknown, code: string | number, log: Logger
   if (code === 'NOT_FOUND') return json(404, { detail: 'No such route.', code: 'not_found' })
   const status = (error as { status?: number })?.status
   if (status === 413) return json(413, { detail: 'The request body is too large.', code: 'too_large' })
-  log.error('unhandled error', { error: String(error), stack: (error as Error)?.stack })
+  log.error('unhandled error', { error })
   return json(500, { detail: 'Internal server error.', code: 'internal' })
 }
 

@@ -6,10 +6,11 @@ import type { RoomsService } from '../chat/rooms'
 import type { SearchService } from '../chat/search'
 import type { SettingsService } from '../chat/settings'
 import { authGuard } from './auth-guard'
-import { Id, Limit, Seq } from './schemas'
+import { UpdateSettings } from '../protocol/payloads'
+import { Id, Limit, QueryText, Seq } from './schemas'
 
 const RoomParams = t.Object({ id: Id })
-const ReactionParams = t.Object({ id: Id, mid: Id, emoji: t.String({ minLength: 1, maxLength: 64 }) })
+const ReactionParams = t.Object({ id: Id, mid: Id, emoji: t.String({ format: 'text', minLength: 1, maxLength: 64 }) })
 
 /** Presence, settings, reactions and search (the routes of the chat features). */
 export const featureRoutes = (d: {
@@ -30,11 +31,7 @@ export const featureRoutes = (d: {
     .get('/rooms/:id/settings', ({ userId, params }) => d.settings.get(params.id, userId), { params: RoomParams })
     .patch('/rooms/:id/settings', ({ userId, params, body }) => d.settings.update(params.id, userId, body), {
       params: RoomParams,
-      body: t.Object({
-        notifications: t.Optional(t.Boolean()),
-        read_receipts: t.Optional(t.Boolean()),
-        retention_days: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 3650 }))),
-      }),
+      body: UpdateSettings,
     })
     .put('/rooms/:id/messages/:mid/reactions/:emoji', ({ userId, params }) => d.reactions.add(params.id, userId, params.mid, params.emoji), {
       params: ReactionParams,
@@ -48,11 +45,11 @@ export const featureRoutes = (d: {
       return { ...r, messages: await d.withReactions(r.messages, userId) }
     }, {
       params: RoomParams,
-      query: t.Object({ q: t.Optional(t.String({ maxLength: 1000 })), limit: Limit(20), before_seq: t.Optional(Seq) }),
+      query: t.Object({ q: t.Optional(QueryText(1000)), limit: Limit(20), before_seq: t.Optional(Seq) }),
     })
     .get('/search', async ({ userId, query }) => {
       const r = await d.search.everywhere(userId, query.q, query.limit ?? 20, query.before_id)
       return { ...r, messages: await d.withReactions(r.messages, userId) }
     }, {
-      query: t.Object({ q: t.Optional(t.String({ maxLength: 1000 })), limit: Limit(20), before_id: t.Optional(Id) }),
+      query: t.Object({ q: t.Optional(QueryText(1000)), limit: Limit(20), before_id: t.Optional(Id) }),
     })

@@ -4,9 +4,11 @@ import { contentDisposition, type FilesService } from '../chat/files'
 import type { MessagesService } from '../chat/messages'
 import type { RoomsService } from '../chat/rooms'
 import { authGuard } from './auth-guard'
+import { UploadFields } from '../protocol/payloads'
+import { MULTIPART_OVERHEAD_BYTES, multipartBody } from './body'
 import { Id } from './schemas'
 
-export const fileRoutes = (d: { files: FilesService; messages: MessagesService; rooms: RoomsService; auth: Authenticator }) =>
+export const fileRoutes = (d: { files: FilesService; messages: MessagesService; rooms: RoomsService; auth: Authenticator; maxUploadBytes: number }) =>
   new Elysia({ prefix: '/v1' })
     // downloads: a member's bearer token, or the signature the attachment URL carries (for <img>)
     .get('/files/:id', async ({ request, params, query }) => {
@@ -23,8 +25,8 @@ export const fileRoutes = (d: { files: FilesService; messages: MessagesService; 
         },
       })
     }, {
-      params: t.Object({ id: t.String({ maxLength: 64 }) }),
-      query: t.Object({ exp: t.Optional(t.String({ maxLength: 20 })), sig: t.Optional(t.String({ maxLength: 128 })) }),
+      params: t.Object({ id: t.String({ format: 'text', maxLength: 64 }) }),
+      query: t.Object({ exp: t.Optional(t.String({ format: 'text', maxLength: 20 })), sig: t.Optional(t.String({ format: 'text', maxLength: 128 })) }),
     })
     .use(authGuard(d.auth))
     .post('/rooms/:id/attachments', async ({ userId, params, body, set }) => {
@@ -33,9 +35,6 @@ export const fileRoutes = (d: { files: FilesService; messages: MessagesService; 
       return message
     }, {
       params: t.Object({ id: Id }),
-      body: t.Object({
-        file: t.File(),
-        content: t.Optional(t.String({ maxLength: 100_000 })),
-        client_msg_id: t.Optional(t.String({ maxLength: 100 })),
-      }),
+      body: t.Object({ file: t.File(), ...UploadFields.properties }),
+      detail: multipartBody(d.maxUploadBytes + MULTIPART_OVERHEAD_BYTES),
     })

@@ -1,37 +1,25 @@
 import { Elysia, t } from 'elysia'
 import type { Authenticator } from '../auth/authenticator'
 import type { RoomsService } from '../chat/rooms'
+import { AddMembers, CreateRoom, UpdateRoom } from '../protocol/payloads'
 import { authGuard } from './auth-guard'
-import { Id, IdList, Limit } from './schemas'
+import { Id, Limit, QueryText } from './schemas'
 
-const CreateRoom = t.Object({
-  type: t.Union([t.Literal('group'), t.Literal('direct')]),
-  name: t.Optional(t.String({ maxLength: 400 })),
-  description: t.Optional(t.Nullable(t.String({ maxLength: 4000 }))),
-  visibility: t.Optional(t.Union([t.Literal('private'), t.Literal('public')])),
-  member_ids: t.Optional(IdList),
-  external_id: t.Optional(t.Nullable(t.String({ maxLength: 400 }))),
-})
-const PatchRoom = t.Object({
-  name: t.Optional(t.String({ maxLength: 400 })),
-  description: t.Optional(t.Nullable(t.String({ maxLength: 4000 }))),
-  visibility: t.Optional(t.Union([t.Literal('private'), t.Literal('public')])),
-})
 const RoomParams = t.Object({ id: Id })
 
 export const roomRoutes = (rooms: RoomsService, auth: Authenticator) =>
   new Elysia({ prefix: '/v1/rooms' })
     .use(authGuard(auth))
-    .get('/', ({ userId, query }) => rooms.list(userId, { limit: query.limit ?? 50, cursor: query.cursor, externalId: query.external_id }), {
-      query: t.Object({ limit: Limit(50), cursor: t.Optional(t.String({ maxLength: 500 })), external_id: t.Optional(t.String({ maxLength: 400 })) }),
+    .get('', ({ userId, query }) => rooms.list(userId, { limit: query.limit ?? 50, cursor: query.cursor, externalId: query.external_id }), {
+      query: t.Object({ limit: Limit(50), cursor: t.Optional(QueryText(500)), external_id: t.Optional(QueryText(400)) }),
     })
-    .post('/', async ({ userId, body, set }) => {
+    .post('', async ({ userId, body, set }) => {
       const { room, created } = await rooms.create(userId, body)
       set.status = created ? 201 : 200
       return room
     }, { body: CreateRoom })
     .get('/:id', ({ userId, params }) => rooms.get(params.id, userId), { params: RoomParams })
-    .patch('/:id', ({ userId, params, body }) => rooms.update(params.id, userId, body), { params: RoomParams, body: PatchRoom })
+    .patch('/:id', ({ userId, params, body }) => rooms.update(params.id, userId, body), { params: RoomParams, body: UpdateRoom })
     .delete('/:id', async ({ userId, params, set }) => {
       await rooms.remove(params.id, userId)
       set.status = 204
@@ -39,7 +27,7 @@ export const roomRoutes = (rooms: RoomsService, auth: Authenticator) =>
     .get('/:id/members', async ({ userId, params }) => ({ members: await rooms.members(params.id, userId) }), { params: RoomParams })
     .post('/:id/members', async ({ userId, params, body }) => ({ members: await rooms.addMembers(params.id, userId, body.user_ids) }), {
       params: RoomParams,
-      body: t.Object({ user_ids: t.Array(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), { minItems: 1, maxItems: 1000 }) }),
+      body: AddMembers,
     })
     .delete('/:id/members/:userId', async ({ userId, params, set }) => {
       await rooms.removeMemberBy(params.id, userId, params.userId)

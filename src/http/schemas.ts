@@ -1,9 +1,14 @@
 import { t } from 'elysia'
+import '../protocol/fields' // registers format "text" before any route schema is compiled
 
-/** A positive integer id in a path. */
+/**
+ * Path and query values are strings by nature: Elysia's `t.Integer` parses
+ * them, then checks (1.5 or "x" → 422). Bodies never use these: they are
+ * typed strictly with the protocol's schemas.
+ */
 export const Id = t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
-/** Query integers: t.Integer is coerced from the query string, then checked (1.5 → 422). */
 export const Seq = t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 /** Page size of every list: 1..200. */
 export const Limit = (dflt: number) => t.Optional(t.Integer({ minimum: 1, maximum: 200, default: dflt }))
-export const IdList = t.Array(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), { maxItems: 1000 })
+/** A text query parameter: no NUL or lone surrogate, at most `max` UTF-16 units. */
+export const QueryText = (max: number) => t.String({ format: 'text', maxLength: max })

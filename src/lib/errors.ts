@@ -12,6 +12,7 @@ export const ErrorStatus = {
   email_taken: 409,
   conflict: 409,
   too_large: 413,
+  headers_too_large: 431,
   validation: 422,
   room_full: 422,
   message_too_long: 422,

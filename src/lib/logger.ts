@@ -1,3 +1,5 @@
+import { AppError } from './errors'
+
 /** Minimal leveled JSON-line logger; one line per event on stdout/stderr. */
 export const LogLevels = { debug: 10, info: 20, warn: 30, error: 40 } as const
 export type LogLevel = keyof typeof LogLevels
@@ -9,11 +11,54 @@ export type Logger = {
   error(msg: string, fields?: Record<string, unknown>): void
 }
 
+/** Credentials that travel in URLs (socket tokens, signed file URLs, gateway signatures). */
+const SECRET_PARAM = /([?&](?:token|sig|access|refresh)=)[^&\s"]*/gi
+
+/** `text` with every credential query parameter replaced by `***`. */
+export function redact(text: string): string {
+  return text.replace(SECRET_PARAM, '$1***')
+}
+
+/**
+ * What may be logged of an error: its kind, its code (SQLSTATE, errno) and
+ * its stack frames, never data. A database error's message can quote the
+ * values of the statement (drizzle's "Failed query: … params: …", Postgres'
+ * "invalid input syntax …: \"…\""), so for those only the code is kept.
+ */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (err instanceof AppError) return { error: err.code, detail: err.message }
+  if (typeof err !== 'object' || err === null) return { error: typeof err }
+  // drizzle wraps the driver's error: the SQLSTATE is on the cause
+  const e = err as { name?: unknown; code?: unknown; cause?: unknown; message?: unknown; stack?: unknown; constraint_name?: unknown }
+  const inner = (e.cause ?? e) as typeof e
+  const code = typeof inner.code === 'string' ? inner.code : typeof e.code === 'string' ? e.code : undefined
+  const fromDatabase = /^[0-9A-Z]{5}$/.test(code ?? '') || String(e.name).includes('Query') || typeof inner.constraint_name === 'string'
+  const out: Record<string, unknown> = { error: typeof e.name === 'string' ? e.name : 'Error' }
+  if (code) out.code = code
+  if (typeof inner.constraint_name === 'string') out.constraint = inner.constraint_name
+  if (!fromDatabase && typeof e.message === 'string') out.detail = redact(e.message).slice(0, 200)
+  if (typeof e.stack === 'string') {
+    // frames only: the first line repeats the message
+    out.stack = e.stack.split('\n').filter((l) => /^\s+at /.test(l)).slice(0, 12).join('\n')
+  }
+  return out
+}
+
+/** Every field made safe: errors reduced by `errorFields`, strings redacted. */
+function safe(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(fields)) {
+    if (v instanceof Error || (k === 'error' && typeof v === 'object' && v !== null)) Object.assign(out, errorFields(v))
+    else out[k] = typeof v === 'string' ? redact(v) : v
+  }
+  return out
+}
+
 export function createLogger(level: LogLevel = 'info', base: Record<string, unknown> = {}): Logger {
   const min = LogLevels[level]
   const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LogLevels[lvl] < min) return
-    const line = JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...base, ...fields })
+    const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...(fields ? safe(fields) : {}) })
     if (LogLevels[lvl] >= LogLevels.warn) console.error(line)
     else console.log(line)
   }

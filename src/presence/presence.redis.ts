@@ -23,7 +23,7 @@ export type RedisPresenceOptions = {
 export async function createRedisPresence(o: RedisPresenceOptions): Promise<PresenceStore> {
   const ttl = o.ttlMs ?? 30_000
   const r = new Redis(o.url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: `${o.nodeId}:presence` })
-  r.on('error', (err) => o.log.warn('redis presence: connection error', { error: String(err) }))
+  r.on('error', (err) => o.log.warn('redis presence: connection error', { error: err }))
   await r.connect()
   const local = new Map<number, number>()
   const key = (id: number) => `${o.prefix}p:${id}`
@@ -77,7 +77,7 @@ export async function createRedisPresence(o: RedisPresenceOptions): Promise<Pres
   const timer = setInterval(() => {
     heartbeat()
       .then(sweep)
-      .catch((err) => o.log.warn('redis presence: heartbeat failed', { error: String(err) }))
+      .catch((err) => o.log.warn('redis presence: heartbeat failed', { error: err }))
   }, Math.max(100, Math.floor(ttl / 3)))
 
   return {

@@ -1,20 +1,17 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 
-const RoomId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
-const SeqNo = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+import { Id as RoomId, Seq as SeqNo } from './fields'
+import { MarkRead, SendMessage } from './payloads'
+
+// a frame's `type` names the frame; the message type (always text here) stays a REST field
+const { type: _messageType, ...sendFields } = SendMessage.properties
 
 /** Client → server frames (API.md "WebSocket protocol"), keyed on `type`. */
 export const ClientFrames = {
-  'message.send': Type.Object({
-    type: Type.Literal('message.send'),
-    room_id: RoomId,
-    content: Type.String({ maxLength: 100_000 }),
-    reply_to_id: Type.Optional(Type.Union([Type.Null(), RoomId])),
-    client_msg_id: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 100 })])),
-  }),
+  'message.send': Type.Object({ type: Type.Literal('message.send'), room_id: RoomId, ...sendFields }),
   typing: Type.Object({ type: Type.Literal('typing'), room_id: RoomId, is_typing: Type.Boolean() }),
-  read: Type.Object({ type: Type.Literal('read'), room_id: RoomId, seq: SeqNo }),
+  read: Type.Object({ type: Type.Literal('read'), room_id: RoomId, ...MarkRead.properties }),
   subscribe: Type.Object({ type: Type.Literal('subscribe'), room_id: RoomId, after_seq: Type.Optional(Type.Union([Type.Null(), SeqNo])) }),
   unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), room_id: RoomId }),
   ping: Type.Object({ type: Type.Literal('ping') }),
