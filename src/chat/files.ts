@@ -56,7 +56,12 @@ export function createFilesService(d: FilesDeps) {
       const id = crypto.randomUUID()
       const name = sanitizeName(file.name)
       await d.storage.put(id, file, mime)
-      await d.database.db.insert(files).values({ id, roomId, uploaderId, name, size: file.size, mime, storageKey: id })
+      try {
+        await d.database.db.insert(files).values({ id, roomId, uploaderId, name, size: file.size, mime, storageKey: id })
+      } catch (err) {
+        await d.storage.delete(id)
+        throw err
+      }
       return { attachment: { key: id, name, size: file.size, mime }, image: IMAGE_MIME.has(mime) }
     },
 

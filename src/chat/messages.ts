@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { messages, roomMembers, rooms, searchIndex } from '../db/schema'
-import type { MessageWriter } from '../db/writer'
+import type { MessageWriter, WriteResult } from '../db/writer'
 import { AppError, forbidden, notFound, validation } from '../lib/errors'
 import type { SeqFrame } from '../bus/sequencer'
 import { messageCreatedFrame, type Events } from './events'
@@ -96,9 +96,16 @@ export function createMessagesService(d: MessagesDeps) {
       await d.rooms.requireMember(roomId, userId)
       d.limiter.take(userId)
       const { attachment, image } = await d.files.store(roomId, userId, input.file)
-      const r = await writer.submit({
-        roomId, senderId: userId, type: image ? 'image' : 'file', content: caption, clientMsgId, attachment,
-      })
+      let r: WriteResult
+      try {
+        r = await writer.submit({
+          roomId, senderId: userId, type: image ? 'image' : 'file', content: caption, clientMsgId, attachment,
+        })
+      } catch (err) {
+        // no message refers to these bytes: they go, whatever failed
+        await d.files.discard(attachment.key).catch(() => {})
+        throw err
+      }
       const message = view(r.row)
       if (r.status === 'duplicate') {
         // the first upload stands; this copy of the bytes is not referenced
