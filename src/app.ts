@@ -63,7 +63,7 @@ export type ChatServer = Awaited<ReturnType<typeof createChatServer>>
  */
 export async function createChatServer(config: Config, log: Logger = createLogger(config.LOG_LEVEL, { node: config.NODE_ID })) {
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR })
-  await database.migrate()
+  if (config.MIGRATE) await database.migrate()
   let onPresenceExpired: (userId: number, lastSeen: string) => void = () => {}
   const redis = config.REDIS_URL
     ? { url: config.REDIS_URL, nodeId: config.NODE_ID, prefix: config.REDIS_PREFIX, log }

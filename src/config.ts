@@ -1,6 +1,8 @@
 import { Type, type TSchema, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 
 const Int = (min: number, max: number, doc: string) => Type.Integer({ minimum: min, maximum: max, description: doc })
 const Str = (doc: string) => Type.String({ description: doc })
@@ -47,6 +49,7 @@ export const ConfigSchema = Type.Object({
   WS_BACKPRESSURE_BYTES: Int(1024, 1024 * 1024 * 1024, 'a socket whose send buffer passes this is closed with 1013'),
   RETENTION_SWEEP_MS: Int(1000, 86_400_000, 'how often expired messages (retention_days) are deleted, ms'),
   SHUTDOWN_GRACE_MS: Int(100, 60_000, 'drain time limit on SIGTERM, ms'),
+  MIGRATE: Int(0, 1, 'apply the migrations in drizzle/ at start (0: a separate `bun run db:migrate` does it)'),
 })
 
 export type Config = Static<typeof ConfigSchema> & {
@@ -81,6 +84,7 @@ const defaults: Record<string, string> = {
   WS_BACKPRESSURE_BYTES: String(4 * 1024 * 1024),
   RETENTION_SWEEP_MS: '60000',
   SHUTDOWN_GRACE_MS: '8000',
+  MIGRATE: '1',
 }
 
 export class ConfigError extends Error {}
@@ -119,6 +123,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('GATEWAY_SECRET: required when AUTH_MODE=gateway')
   }
   return { ...(out as Static<typeof ConfigSchema>), jwtSecretGenerated }
+}
+
+/** Where `bun run dev` keeps the development JWT secret it generated. */
+export const DEV_SECRET_FILE = '.dev-jwt-secret'
+
+/**
+ * The development signing key kept in `dataDir`, created on first use (mode
+ * 0600), so logins survive restarts of `bun run dev`. Only for a config whose
+ * JWT_SECRET was generated (never in production). Throws if the directory
+ * cannot be written.
+ */
+export function persistedDevSecret(dataDir: string): string {
+  const file = join(dataDir, DEV_SECRET_FILE)
+  try {
+    const kept = readFileSync(file, 'utf8').trim()
+    if (/^[0-9a-f]{64}$/.test(kept)) return kept
+  } catch {}
+  mkdirSync(dataDir, { recursive: true })
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return secret
 }
 
 function describe(schema: TSchema): string {
