@@ -1,6 +1,5 @@
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
-import { openapi } from '@elysiajs/openapi'
 import { createAccessTokens } from './auth/tokens'
 import { createGatewayAuthenticator, createJwtAuthenticator, type Authenticator } from './auth/authenticator'
 import type { Bus } from './bus/bus'
@@ -16,6 +15,7 @@ import { createFilesService } from './chat/files'
 import { createDiskStorage } from './files/storage.disk'
 import { createS3Storage } from './files/storage.s3'
 import { fileRoutes } from './http/files'
+import { docsRoutes } from './http/docs'
 import { webRoutes } from './http/web'
 import { join } from 'node:path'
 import { createReactionsService, withReactions } from './chat/reactions'
@@ -165,14 +165,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   const app = new Elysia({ normalize: 'typebox' })
     .use(errorPlugin(log))
     .use(body.plugin)
-    .use(openapi({
-      path: '/docs',
-      documentation: {
-        info: { title: 'Chat server API', version: '1', description: 'REST routes of the chat server; the WebSocket protocol is in API.md.' },
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-        security: [{ bearer: [] }],
-      },
-    }))
+    .use(docsRoutes())
     .use(await webRoutes())
     .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
     // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)

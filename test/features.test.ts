@@ -252,7 +252,25 @@ describe('operations', () => {
     expect(ui.headers.get('content-type')).toContain('text/html')
     const doc = (await (await fetch(`${s.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> }
     expect(doc.openapi).toStartWith('3.')
-    for (const p of ['/v1/auth/register', '/v1/rooms/{id}/messages', '/v1/rooms/{id}/search', '/v1/files/{id}']) expect(doc.paths[p]).toBeDefined()
+    for (const p of ['/v1/auth/register', '/v1/rooms/{id}/messages', '/v1/rooms/{id}/search', '/v1/files/{id}', '/v1/rooms']) expect(doc.paths[p]).toBeDefined()
+    // no trailing-slash twins, and the UI's own assets are not API routes
+    expect(Object.keys(doc.paths).filter((p) => p.length > 1 && p.endsWith('/'))).toEqual([])
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs'))).toEqual([])
+  })
+
+  test('/docs works offline: every script and stylesheet it loads comes from this server', async () => {
+    const html = await (await fetch(`${s.url}/docs`)).text()
+    const refs = [...html.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    expect(refs.length).toBeGreaterThanOrEqual(2)
+    for (const ref of refs) {
+      expect(ref).toStartWith('/') // same origin: no CDN
+      expect(ref).not.toStartWith('//')
+      const r = await fetch(`${s.url}${ref}`)
+      expect(r.status).toBe(200)
+      expect((await r.arrayBuffer()).byteLength).toBeGreaterThan(10_000)
+    }
+    expect((await fetch(`${s.url}/docs/assets/..%2Fpackage.json`)).status).toBe(404)
+    expect((await fetch(`${s.url}/docs/assets/index.html`)).status).toBe(404)
   })
 
   test('/metrics is Prometheus text with the node’s figures', async () => {
