@@ -15,6 +15,7 @@ import { createFilesService } from './chat/files'
 import { createDiskStorage } from './files/storage.disk'
 import { createS3Storage } from './files/storage.s3'
 import { fileRoutes } from './http/files'
+import { corsPlugin } from './http/cors'
 import { docsRoutes } from './http/docs'
 import { webRoutes } from './http/web'
 import { join } from 'node:path'
@@ -22,7 +23,7 @@ import { createReactionsService, withReactions } from './chat/reactions'
 import { createSearch } from './chat/search'
 import { createSettingsService } from './chat/settings'
 import { featureRoutes } from './http/features'
-import type { Config } from './config'
+import { corsOrigins, type Config } from './config'
 import { openDatabase } from './db/client'
 import { createMessageWriter } from './db/writer'
 import { createGateway, type SocketData } from './gateway/gateway'
@@ -165,6 +166,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   const app = new Elysia({ normalize: 'typebox' })
     .use(errorPlugin(log))
     .use(body.plugin)
+    .use(corsPlugin(corsOrigins(config.CORS_ORIGINS)))
     .use(docsRoutes())
     .use(await webRoutes())
     .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))

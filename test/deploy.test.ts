@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 
 /**
  * The deployment files, checked offline: Kubernetes manifests against the
@@ -74,4 +75,21 @@ describe.if(!!compose)('compose.yaml', () => {
     expect(r.stderr.toString()).toBe('')
     expect(r.exitCode).toBe(0)
   })
+})
+
+describe('drizzle', () => {
+  test('schema.ts and the migrations in drizzle/ agree: drizzle-kit generate finds nothing to add', () => {
+    const out = mkdtempSync(join(tmpdir(), 'drizzle-check-'))
+    try {
+      cpSync(join(ROOT, 'drizzle'), out, { recursive: true })
+      const r = Bun.spawnSync(['bun', 'x', 'drizzle-kit', 'generate', '--dialect', 'postgresql', '--schema', './src/db/schema.ts', '--out', relative(ROOT, out)], {
+        cwd: ROOT, stdout: 'pipe', stderr: 'pipe',
+      })
+      expect(r.exitCode).toBe(0)
+      expect(readdirSync(out).filter((f) => f.endsWith('.sql')).sort()).toEqual(readdirSync(join(ROOT, 'drizzle')).filter((f) => f.endsWith('.sql')).sort())
+      expect(r.stdout.toString() + r.stderr.toString()).toContain('No schema changes')
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

@@ -293,3 +293,36 @@ describe('web page', () => {
     expect(html).toContain('/v1/ws?token=')
   })
 })
+
+describe('CORS (CORS_ORIGINS)', () => {
+  let c: TestServer
+  beforeAll(async () => {
+    c = await startServer({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' })
+  })
+  afterAll(() => c.close())
+
+  test('a preflight from a listed origin is allowed, with the headers the API needs', async () => {
+    const r = await fetch(`${c.url}/v1/rooms`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    })
+    expect(r.status).toBe(204)
+    expect(r.headers.get('access-control-allow-origin')).toBe('https://app.example.com')
+    expect(r.headers.get('access-control-allow-methods')).toContain('POST')
+    expect(r.headers.get('access-control-allow-headers')).toContain('authorization')
+    expect(r.headers.get('access-control-allow-credentials')).toBeNull()
+  })
+
+  test('a real request from a listed origin carries allow-origin; another origin gets none', async () => {
+    const ok = await fetch(`${c.url}/healthz`, { headers: { origin: 'http://localhost:5173' } })
+    expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
+    expect(ok.headers.get('access-control-expose-headers')).toContain('retry-after')
+    const other = await fetch(`${c.url}/v1/rooms`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+    expect(other.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
+  test('unset: same origin only', async () => {
+    const r = await fetch(`${s.url}/v1/rooms`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } })
+    expect(r.headers.get('access-control-allow-origin')).toBeNull()
+  })
+})
