@@ -17,6 +17,7 @@ import { createS3Storage } from './files/storage.s3'
 import { fileRoutes } from './http/files'
 import { corsPlugin } from './http/cors'
 import { docsRoutes } from './http/docs'
+import { assignRequestId, requestLog } from './http/request-id'
 import { webRoutes } from './http/web'
 import { join } from 'node:path'
 import { createReactionsService, withReactions } from './chat/reactions'
@@ -179,19 +180,35 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     .use(featureRoutes({ rooms, settings, reactions, search, auth, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
   body.index(app)
 
-  /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
+  const accessLog = config.LOG_LEVEL === 'debug'
+
+  /** Every HTTP request: a request id, then WebSocket upgrade, size check, the Elysia app; an access line at debug. */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
+    const started = accessLog ? performance.now() : 0
+    const reqId = assignRequestId(req)
+    let res: Response | undefined
     try {
       if (headerBytes(req) > MAX_HEADER_BYTES) {
         throw new AppError('headers_too_large', `The request line and headers are larger than ${MAX_HEADER_BYTES} bytes.`)
       }
       const up = await gateway.upgrade(req, server)
-      if (up === 'upgraded') return undefined
-      if (up) return up
-      return await app.handle(req)
+      if (up !== 'upgraded') res = up ?? (await app.handle(req))
     } catch (err) {
-      return errorResponse(err, 'UNKNOWN', log)
+      res = errorResponse(err, 'UNKNOWN', requestLog(log, req))
     }
+    if (res) {
+      try {
+        res.headers.set('x-request-id', reqId)
+      } catch {} // a response with immutable headers keeps them
+    }
+    if (accessLog) {
+      const url = new URL(req.url)
+      log.debug('request', {
+        req_id: reqId, method: req.method, path: url.pathname + url.search, status: res?.status ?? 101,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      })
+    }
+    return res
   }
 
   let server: Server<SocketData> | null = null

@@ -1,6 +1,7 @@
 import { Elysia, ValidationError } from 'elysia'
 import { AppError, type ErrorBody } from '../lib/errors'
 import type { Logger } from '../lib/logger'
+import { requestLog } from './request-id'
 
 const json = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } })
@@ -45,4 +46,4 @@ function validationDetail(error: unknown): string {
 
 /** Maps every error of the app in one place. */
 export const errorPlugin = (log: Logger) =>
-  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ error, code }) => errorResponse(error, code, log))
+  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ error, code, request }) => errorResponse(error, code, requestLog(log, request)))
