@@ -5,13 +5,16 @@
  * headers; logs carry no data. Each case was a defect (a coerced body, a 500,
  * an empty 413) before the edge was closed.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { createChatServer } from '../src/app'
 import { loadConfig } from '../src/config'
 import { createLogger, errorFields, redact } from '../src/lib/logger'
 import { expectError } from './contract'
 import { groupRoom, openWs, register, startServer, testDatabase, type TestServer, type TestUser } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 let s: TestServer
 let alice: TestUser

@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createChatServer, type ChatServer } from '../src/app'
 import { loadConfig } from '../src/config'
 import { createLogger } from '../src/lib/logger'
 import { testDatabase } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** Request ids and the access log, read from the node's own log lines. */
 describe('request ids and the access log (LOG_LEVEL=debug)', () => {
