@@ -150,12 +150,19 @@ export function fieldValue(s: JsonSchema, pool: IdPool, name: string): fc.Arbitr
 }
 
 /** An object for a schema: each known field present or missing, plus now and then an unknown one. */
-export function objectFor(s: JsonSchema, pool: IdPool): fc.Arbitrary<Record<string, unknown>> {
+export function objectFor(s: JsonSchema, pool: IdPool, mode: 'hostile' | 'valid' = 'hostile'): fc.Arbitrary<Record<string, unknown>> {
   const props = Object.entries(s.properties ?? {})
   const required = new Set(s.required ?? [])
+  const value = mode === 'valid' ? validish : fieldValue
   const fields = props.map(([k, v]) =>
-    // required fields are present 7 times out of 8; optional ones half the time
-    fc.oneof({ weight: required.has(k) ? 7 : 1, arbitrary: fieldValue(v, pool, k).map((x) => [k, x] as const) }, { weight: 1, arbitrary: fc.constant(null) }),
+    // hostile: required fields are present 7 times out of 8, optional ones half the time;
+    // valid: required ones always, optional ones a third of the time
+    mode === 'valid' && required.has(k)
+      ? value(v, pool, k).map((x) => [k, x] as const)
+      : fc.oneof(
+          { weight: required.has(k) ? 7 : 1, arbitrary: value(v, pool, k).map((x) => [k, x] as const) },
+          { weight: mode === 'valid' ? 2 : 1, arbitrary: fc.constant(null) },
+        ),
   )
   const extra = fc.option(fc.tuple(fc.oneof(nastyString, fc.constantFrom('__proto__', 'constructor', 'id', 'user_id')), nastyJson), { freq: 6 })
   return fc.tuple(fc.tuple(...fields), extra).map(([kvs, x]) => {
@@ -169,7 +176,8 @@ export function objectFor(s: JsonSchema, pool: IdPool): fc.Arbitrary<Record<stri
 /** A body: a schema-aware object most of the time, else any JSON value (wrong type at the top). */
 export function bodyFor(s: JsonSchema | undefined, pool: IdPool): fc.Arbitrary<unknown> {
   if (!s) return fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: nastyJson })
-  return fc.oneof({ weight: 6, arbitrary: objectFor(s, pool) }, { weight: 1, arbitrary: nastyJson })
+  // mostly hostile fields; a third of the time a payload that may well succeed (and reach the database)
+  return fc.oneof({ weight: 4, arbitrary: objectFor(s, pool) }, { weight: 2, arbitrary: objectFor(s, pool, 'valid') }, { weight: 1, arbitrary: nastyJson })
 }
 
 /** Raw body texts that are not the JSON of any value, or are JSON nobody should have to parse. */

@@ -152,7 +152,7 @@ async function send(r: Route, params: Record<string, string>, query: string, aut
   if (auth === 'alice') headers.authorization = `Bearer ${alice.token}`
   else if (auth === 'bob') headers.authorization = `Bearer ${bob.token}`
   else if (auth !== 'none') headers.authorization = auth
-  let payload: BodyInit | undefined
+  let payload: string | FormData | undefined
   if (body.kind === 'json' || body.kind === 'raw') {
     payload = body.kind === 'json' ? (body.value === undefined ? undefined : JSON.stringify(body.value)) : body.text
     if (body.contentType) headers['content-type'] = body.contentType
