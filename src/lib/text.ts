@@ -103,6 +103,7 @@ export function quoteValue(value: unknown, max = QUOTE_MAX): string {
     s = Object.prototype.toString.call(value)
   }
   if (s.length <= max) return s
-  const cps = Array.from(s.slice(0, max * 2))
-  return cps.length > max ? `${cps.slice(0, max).join('')}…` : s
+  // `max` code points take at most 2·max units; a pair split by the slice falls past them
+  const head = Array.from(s.slice(0, max * 2 + 2)).slice(0, max).join('')
+  return head.length === s.length ? s : `${head}…`
 }
