@@ -147,7 +147,7 @@ export function createMessagesService(d: MessagesDeps) {
         await tx.update(searchIndex).set({ content: text }).where(eq(searchIndex.messageId, messageId))
       })
       const [forAll] = await withReactions(database, [view(await messageRow(roomId, messageId))], null)
-      events.toRoom(roomId, { type: 'message.updated', message: forAll })
+      events.toRoom(roomId, { type: 'message.updated', message: forAll! })
       return (await withReactions(database, [{ ...forAll! }], userId))[0]!
     },
 

@@ -47,8 +47,9 @@ export function decodeRoomCursor(cursor: string): RoomCursor {
 /** Rooms: create, list, read, change, delete; membership is `members`, rights are `policy`. */
 export function createRoomsService({ database, users: usersService, events, maxRoomMembers, attachmentUrl }: RoomsDeps) {
   const { db } = database
-  const { views } = createRoomViews(database, attachmentUrl)
-  const members = createRoomMembers({ database, users: usersService, events, views: { views } })
+  const roomViews = createRoomViews(database, attachmentUrl)
+  const { views } = roomViews
+  const members = createRoomMembers({ database, users: usersService, events, views: roomViews })
   const { membership, requireMember } = members
 
   async function view(row: RoomRow, userId: number): Promise<Room> {
@@ -89,7 +90,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
           return { row: found!, created: false }
         })
         if (created) {
-          const [v] = await views([row], new Map([[row.id, 0]]))
+          const v = await roomViews.one(row, 0)
           for (const id of [userId, other]) events.toUser(id, { type: 'room.created', room: v }, { join: row.id })
         }
         return { room: await view(row, userId), created }
@@ -110,7 +111,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
         ])
         return made!
       })
-      const [v] = await views([row], new Map([[row.id, 0]]))
+      const v = await roomViews.one(row, 0)
       for (const id of [userId, ...others]) events.toUser(id, { type: 'room.created', room: v }, { join: row.id })
       return { room: await view(row, userId), created: true }
     },
@@ -167,8 +168,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
       if (patch.visibility !== undefined) set.visibility = patch.visibility
       const [row] = await db.update(rooms).set(set).where(eq(rooms.id, roomId)).returning()
       if (!row) throw notFound('Room')
-      const [v] = await views([row], new Map())
-      events.toRoom(roomId, { type: 'room.updated', room: { ...v!, unread_count: 0 } })
+      events.toRoom(roomId, { type: 'room.updated', room: await roomViews.one(row) })
       return view(row, userId)
     },
 

@@ -71,7 +71,7 @@ export function createRoomMembers(deps: { database: Database; users: UsersServic
     const rows = await db.select().from(users)
       .where(sql`${users.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(userIds)}::json))`)
     const profiles = await usersService.profiles(rows)
-    const [v] = await views.views([await roomRow(database, roomId)], new Map([[roomId, 0]]))
+    const v = await views.one(await roomRow(database, roomId), 0)
     for (const u of profiles) {
       events.toRoom(roomId, { type: 'member.joined', room_id: roomId, user: u })
       events.toUser(u.id, { type: 'room.created', room: v }, { join: roomId })

@@ -48,7 +48,13 @@ export function createRoomViews(database: Database, attachmentUrl?: AttachmentUr
     })
   }
 
-  return { views }
+  /** One room's view; `readMark` as in `views`. */
+  async function one(row: RoomRow, readMark?: number): Promise<Room> {
+    const [v] = await views([row], readMark === undefined ? new Map() : new Map([[row.id, readMark]]))
+    return v!
+  }
+
+  return { views, one }
 }
 
 export type RoomViews = ReturnType<typeof createRoomViews>
