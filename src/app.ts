@@ -8,6 +8,7 @@ import { createRedisBus } from './bus/bus.redis'
 import { createEvents } from './chat/events'
 import { createMessagesService } from './chat/messages'
 import { createRateLimiter } from './chat/rate-limit'
+import { createRoomPurger } from './chat/purge'
 import { createRoomsService } from './chat/rooms'
 import { createUsersService } from './chat/users'
 import { toMessage, type MessageRow } from './chat/message-view'
@@ -91,7 +92,11 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   /** Every message leaves the server through this: attachment URLs signed. */
   const view = (r: MessageRow) => toMessage(r, (a) => files.url(a))
   const users = createUsersService({ database, tokens, presence, refreshTtl: config.REFRESH_TTL })
-  const rooms = createRoomsService({ database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl: (a) => files.url(a) })
+  const purger = createRoomPurger({ database, files, log })
+  const purgeSoon = () => void purger.kick().catch((err) => log.warn('room purge failed', { error: err }))
+  const rooms = createRoomsService({
+    database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl: (a) => files.url(a), purgeSoon,
+  })
   const messages = createMessagesService({
     database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES), maxMessageChars: config.MAX_MESSAGE_CHARS,
     attachmentUrl: (a) => files.url(a), files,
@@ -111,6 +116,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   // retention: every node sweeps; a second delete of the same rows finds nothing
   const retentionTimer = setInterval(() => {
     settings.sweepRetention().catch((err) => log.warn('retention sweep failed', { error: err }))
+    // rooms deleted by a node that stopped before their purge finished
+    purgeSoon()
   }, config.RETENTION_SWEEP_MS)
   // trigrams are computed here, off the commit path; searches also read the queue, so nothing waits for this
   let indexing = false
@@ -241,6 +248,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       gateway.stopAccepting()
       server?.stop(false)
       await writer.close()
+      await purger.settle()
       gateway.closeAll()
       hub.close()
       // let close frames flush before the listener goes

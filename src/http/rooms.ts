@@ -18,6 +18,9 @@ export const roomRoutes = (rooms: RoomsService, auth: Authenticator) =>
       set.status = created ? 201 : 200
       return room
     }, { body: CreateRoom })
+    .get('/lookup', ({ userId, query }) => rooms.lookup(query.external_id, userId), {
+      query: t.Object({ external_id: QueryText(400) }),
+    })
     .get('/:id', ({ userId, params }) => rooms.get(params.id, userId), { params: RoomParams })
     .patch('/:id', ({ userId, params, body }) => rooms.update(params.id, userId, body), { params: RoomParams, body: UpdateRoom })
     .delete('/:id', async ({ userId, params, set }) => {

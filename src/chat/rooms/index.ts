@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../../db/client'
-import { messages, roomMembers, rooms } from '../../db/schema'
-import { notFound, notMember, validation } from '../../lib/errors'
+import { roomMembers, roomPurges, rooms } from '../../db/schema'
+import { conflict, notFound, notMember, validation } from '../../lib/errors'
 import { cleanText, hasBadChars } from '../../lib/text'
 import type { Member, Role, Room } from '../../protocol/objects'
 import type { CreateRoom, UpdateRoom } from '../../protocol/payloads'
@@ -20,6 +20,8 @@ export type RoomsDeps = {
   events: Events
   maxRoomMembers: number
   attachmentUrl?: AttachmentUrl
+  /** starts deleting what deleted rooms left (messages, files) in the background */
+  purgeSoon: () => void
 }
 
 /** Where a page of the room list ends: the last room's activity time (µs, UTC) and id. */
@@ -45,7 +47,7 @@ export function decodeRoomCursor(cursor: string): RoomCursor {
 }
 
 /** Rooms: create, list, read, change, delete; membership is `members`, rights are `policy`. */
-export function createRoomsService({ database, users: usersService, events, maxRoomMembers, attachmentUrl }: RoomsDeps) {
+export function createRoomsService({ database, users: usersService, events, maxRoomMembers, attachmentUrl, purgeSoon }: RoomsDeps) {
   const { db } = database
   const roomViews = createRoomViews(database, attachmentUrl)
   const { views } = roomViews
@@ -59,8 +61,29 @@ export function createRoomsService({ database, users: usersService, events, maxR
     return (await views([row], marks))[0]!
   }
 
+  /** The room with `externalId` for a caller who tried to create it: 200 if public or a member, else 409. */
+  async function existingByExternalId(externalId: string, userId: number): Promise<Room> {
+    const [row] = await db.select().from(rooms).where(eq(rooms.externalId, externalId))
+    // deleted between the insert and this read: the caller may simply retry
+    if (!row) throw conflict('A room with this external_id was just deleted; try again.')
+    if (!(await visibleTo(row, userId))) throw conflict('Another room already has this external_id.')
+    return view(row, userId)
+  }
+
+  /** A room anyone may see (public group) or one the user is in. */
+  async function visibleTo(row: RoomRow, userId: number): Promise<boolean> {
+    return (row.type === 'group' && row.visibility === 'public') || (await membership(row.id, userId)) !== undefined
+  }
+
   return {
     requireMember,
+
+    /** The room with `externalId`, if public or the caller's; else 404 (GET /v1/rooms/lookup). */
+    async lookup(externalId: string, userId: number): Promise<Room> {
+      const [row] = await db.select().from(rooms).where(eq(rooms.externalId, cleanText('external_id', externalId, 1, 200)))
+      if (!row || !(await visibleTo(row, userId))) throw notFound('Room')
+      return view(row, userId)
+    },
     views,
 
     async isMember(roomId: number, userId: number): Promise<boolean> {
@@ -101,16 +124,19 @@ export function createRoomsService({ database, users: usersService, events, maxR
       if (others.length + 1 > maxRoomMembers) throw roomFull(maxRoomMembers)
       await usersService.requireAll(others)
       const row = await db.transaction(async (tx) => {
+        // external_id is unique: of N parallel creates one inserts, the others find its room
         const [made] = await tx.insert(rooms).values({
           type: 'group', name, description, visibility: input.visibility ?? 'private', externalId,
           createdBy: userId, maxMembers: maxRoomMembers, memberCount: others.length + 1,
-        }).returning()
+        }).onConflictDoNothing({ target: rooms.externalId, where: sql`${rooms.externalId} is not null` }).returning()
+        if (!made) return null
         await tx.insert(roomMembers).values([
-          { roomId: made!.id, userId, role: 'owner' as const },
-          ...others.map((id) => ({ roomId: made!.id, userId: id, role: 'member' as const })),
+          { roomId: made.id, userId, role: 'owner' as const },
+          ...others.map((id) => ({ roomId: made.id, userId: id, role: 'member' as const })),
         ])
-        return made!
+        return made
       })
+      if (!row) return { room: await existingByExternalId(externalId!, userId), created: false }
       const v = await roomViews.one(row, 0)
       for (const id of [userId, ...others]) events.toUser(id, { type: 'room.created', room: v }, { join: row.id })
       return { room: await view(row, userId), created: true }
@@ -152,8 +178,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
 
     async get(roomId: number, userId: number): Promise<Room> {
       const row = await roomRow(database, roomId)
-      const m = await membership(roomId, userId)
-      if (!m && !(row.type === 'group' && row.visibility === 'public')) throw notMember()
+      if (!(await visibleTo(row, userId))) throw notMember()
       return view(row, userId)
     },
 
@@ -178,10 +203,11 @@ export function createRoomsService({ database, users: usersService, events, maxR
       const memberIds = (await db.select({ id: roomMembers.userId }).from(roomMembers).where(eq(roomMembers.roomId, roomId)))
         .map((m) => m.id)
       await db.transaction(async (tx) => {
-        // messages carry no foreign key (the writer's hot path): they go with the room here
-        await tx.delete(messages).where(eq(messages.roomId, roomId))
+        // messages and files carry no foreign key (the writer's hot path): the purger deletes them in batches
+        await tx.insert(roomPurges).values({ roomId }).onConflictDoNothing()
         await tx.delete(rooms).where(eq(rooms.id, roomId))
       })
+      purgeSoon()
       for (const id of memberIds) events.toUser(id, { type: 'room.deleted', room_id: roomId }, { leave: roomId })
       events.toRoom(roomId, { type: 'room.deleted', room_id: roomId }, { closeRoom: roomId })
     },
