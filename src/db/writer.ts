@@ -101,7 +101,9 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
     }
     if (items.length === 1) {
       stats.refused++
-      log.warn('writer: the database refused a message', { failure: r.failure, error: r.error })
+      // data: the row's own fault; anything else may be a bug worth a look
+      if (r.failure === Failure.data) log.warn('writer: the database refused a message', { failure: r.failure, error: r.error })
+      else log.error('writer: a message failed alone', { failure: r.failure, error: r.error })
       items[0]!.reject(refusedOutcome(r.failure, r.error))
       return
     }
