@@ -4,10 +4,9 @@ import { AppError, notFound, notMember, unavailable, validation, type ErrorCode 
 import type { Database, Executor } from '../client'
 import { messageColumns, messageFrom, type MessageRow } from '../message-row'
 import { Failure } from './failure'
+import type { Written } from './statements'
 import type { Outcome, WriteResult } from './types'
 
-/** The columns of a message the request decides (the database decides id, seq, created_at). */
-export type Written = Pick<MessageRow, 'room_id' | 'sender_id' | 'type' | 'content' | 'reply_to_id' | 'attachment' | 'client_msg_id'>
 
 export const errRoom = notFound('Room')
 export const errMember = notMember()

@@ -8,16 +8,19 @@ import { sql } from 'drizzle-orm'
 import type { Database, Executor } from '../client'
 import { messageColumns, messageFrom, type MessageRow } from '../message-row'
 import {
-  duplicateOf, fastPathOutcomes, insertedRow, replay, toStored, errMember, errReply, errRoom,
-  type CheckedRow, type StoredOutcome, type Written,
+  duplicateOf, fastPathOutcomes, insertedRow, replay, toStored, errMember, errReply, errRoom, type CheckedRow, type StoredOutcome,
 } from './outcome'
 import type { Outcome, Pending, WriteRequest } from './types'
 
 /** A column the writer fills from the request: its Postgres type (as json_to_recordset reads it) and value. */
-type WrittenColumn<K extends keyof Written> = { pgType: 'int8' | 'text' | 'jsonb'; of: (q: WriteRequest) => Written[K] }
+type WrittenColumn<K extends keyof MessageRow> = { pgType: 'int8' | 'text' | 'jsonb'; of: (q: WriteRequest) => MessageRow[K] }
 
-/** The message columns a request fills, in insert order. The JSON keys are the column names. */
-export const writtenColumns: { [K in keyof Written]: WrittenColumn<K> } = {
+/**
+ * The message columns a request fills, in insert order; the JSON keys are the
+ * column names. Both insert paths and `Written` derive from this: a new
+ * column of messages is one entry here, beside its MessageRow field.
+ */
+export const writtenColumns = {
   room_id: { pgType: 'int8', of: (q) => q.roomId },
   sender_id: { pgType: 'int8', of: (q) => q.senderId },
   type: { pgType: 'text', of: (q) => q.type },
@@ -25,14 +28,17 @@ export const writtenColumns: { [K in keyof Written]: WrittenColumn<K> } = {
   reply_to_id: { pgType: 'int8', of: (q) => q.replyToId ?? null },
   attachment: { pgType: 'jsonb', of: (q) => q.attachment ?? null },
   client_msg_id: { pgType: 'text', of: (q) => q.clientMsgId ?? null },
-}
+} satisfies { [K in keyof MessageRow]?: WrittenColumn<K> }
+
+/** The columns of a message the request decides (the database decides id, seq, created_at). */
+export type Written = { [K in keyof typeof writtenColumns]: MessageRow[K] }
 
 const columnNames = Object.keys(writtenColumns) as (keyof Written)[]
 
 /** The request as the row it writes. */
 export function written(q: WriteRequest): Written {
   const row: Partial<Record<keyof Written, unknown>> = {}
-  for (const name of columnNames) row[name] = writtenColumns[name].of(q)
+  for (const name of columnNames) row[name] = (writtenColumns[name] as WrittenColumn<typeof name>).of(q)
   return row as Written
 }
 
