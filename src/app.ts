@@ -161,6 +161,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
           value: () => (writer.stats.batches ? writer.stats.flushMsTotal / writer.stats.batches : 0),
         },
         { name: 'chat_writer_errors_total', help: 'failed batch attempts', type: 'counter', value: () => writer.stats.errors },
+        { name: 'chat_writer_refused_total', help: 'messages the database refused alone (422)', type: 'counter', value: () => writer.stats.refused },
+        { name: 'chat_writer_up', help: '1 while the writer accepts messages, 0 while the database is down', type: 'gauge', value: () => (writer.healthy ? 1 : 0) },
         { name: 'chat_relay_received_total', help: 'events received from other nodes', type: 'counter', value: () => bus.relayStats.received },
         { name: 'chat_relay_lag_ms_avg', help: 'mean publish → receive lag of relayed events, ms', type: 'gauge', value: () => bus.relayStats.lagMsAvg },
         { name: 'chat_uptime_seconds', help: 'seconds since start', type: 'gauge', value: () => (Date.now() - started) / 1000 },
@@ -177,7 +179,12 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     .use(corsPlugin(corsOrigins(config.CORS_ORIGINS)))
     .use(docsRoutes())
     .use(await webRoutes())
-    .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
+    .use(opsRoutes({ draining: () => draining, metrics, ready: async () => {
+      // down = a connection error outlived the writer's retries: messages are refused until its ping succeeds
+      if (!writer.healthy) throw new Error('the database is down (the message writer is refusing messages)')
+      await database.ping()
+      await bus.ping()
+    } }))
     // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
     .use(auth.mode === 'jwt' ? authRoutes(users) : new Elysia())
     .use(userRoutes(users, auth))
