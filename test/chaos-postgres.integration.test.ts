@@ -9,12 +9,15 @@
  * Runs when TEST_DATABASE_URL is set (the Postgres suites) and the server
  * binaries are under /usr/lib/postgresql/<version>/bin.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { groupRoom, PG_URL, register, startServer, until, type TestServer, type TestUser } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** initdb and pg_ctl of the newest installed server, or null. */
 function postgresBin(): string | null {

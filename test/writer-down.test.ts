@@ -3,8 +3,11 @@
  * both backends): sends answer 503 `unavailable`, never 500 or silence; the
  * writer turns down and /readyz says so; reads answer 503 too.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { backend, groupRoom, register, startServer, until, type TestServer, type TestUser } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 describe(`a database lost under a running node, on ${backend}`, () => {
   let s: TestServer

@@ -1,6 +1,9 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { PGlite } from '@electric-sql/pglite'
 import { classifyFailure, Failure, isRetryable, retryDelayMs } from './failure'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 const pgError = (code: string, message = 'x', extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { code, ...extra })
 /** drizzle wraps the driver's error */

@@ -1,5 +1,8 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createBatchQueue } from './queue'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 const msg = (roomId: number, n: number) => ({ req: { roomId }, n })
 type Msg = ReturnType<typeof msg>
