@@ -10,6 +10,7 @@ import { createMessagesService } from './chat/messages'
 import { createRateLimiter } from './chat/rate-limit'
 import { createRoomPurger } from './chat/purge'
 import { createRoomsService } from './chat/rooms'
+import { createSpacesService } from './chat/spaces'
 import { createUsersService } from './chat/users'
 import { toMessage, type MessageRow } from './chat/message-view'
 import { createFilesService } from './chat/files'
@@ -35,6 +36,7 @@ import { bodyParser } from './http/body'
 import { errorPlugin, errorResponse } from './http/errors'
 import { messageRoutes } from './http/messages'
 import { opsRoutes } from './http/ops'
+import { spaceRoutes } from './http/spaces'
 import { roomRoutes } from './http/rooms'
 import { userRoutes } from './http/users'
 import { AppError } from './lib/errors'
@@ -97,6 +99,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   const rooms = createRoomsService({
     database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl: (a) => files.url(a), purgeSoon,
   })
+  const spaces = createSpacesService({ database, users, rooms, events, maxSpaceMembers: config.MAX_SPACE_MEMBERS, purgeSoon })
   const messages = createMessagesService({
     database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES), maxMessageChars: config.MAX_MESSAGE_CHARS,
     attachmentUrl: (a) => files.url(a), files,
@@ -188,7 +191,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
     .use(auth.mode === 'jwt' ? authRoutes(users) : new Elysia())
     .use(userRoutes(users, auth))
-    .use(roomRoutes(rooms, auth))
+    .use(roomRoutes(rooms, spaces, auth))
+    .use(spaceRoutes(spaces, auth))
     .use(messageRoutes(messages, auth))
     .use(fileRoutes({ files, messages, rooms, auth, maxUploadBytes: config.MAX_UPLOAD_BYTES }))
     .use(featureRoutes({ rooms, settings, reactions, search, auth, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))

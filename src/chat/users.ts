@@ -92,6 +92,14 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
   return {
     profiles,
 
+    /** Public profiles of `ids` (unknown ids left out), in no particular order. */
+    async byIds(ids: number[]): Promise<User[]> {
+      if (ids.length === 0) return []
+      const rows = await database.db.select().from(users)
+        .where(sql`${users.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`)
+      return profiles(rows)
+    },
+
     async register(input: Register): Promise<Session> {
       const email = cleanEmail(input.email)
       if (input.password.length < 8) throw validation('password: must be at least 8 characters.')

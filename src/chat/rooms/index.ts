@@ -1,18 +1,19 @@
 import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../../db/client'
-import { roomMembers, roomPurges, rooms } from '../../db/schema'
-import { conflict, notFound, notMember, validation } from '../../lib/errors'
+import { roomMembers, roomPurges, rooms, spaces } from '../../db/schema'
+import { conflict, forbidden, notFound, notMember, validation } from '../../lib/errors'
 import { cleanText, hasBadChars } from '../../lib/text'
-import type { Member, Role, Room } from '../../protocol/objects'
+import type { Ban, Member, Role, Room } from '../../protocol/objects'
 import type { CreateRoom, UpdateRoom } from '../../protocol/payloads'
 import type { Events } from '../events'
 import type { AttachmentUrl } from '../message-view'
 import { authorize } from '../policy'
 import type { UsersService } from '../users'
-import { createRoomMembers, roomFull, roomRow } from './members'
+import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
 
 export type { Member, Role, Room }
+export { userRoomIds }
 
 export type RoomsDeps = {
   database: Database
@@ -147,9 +148,13 @@ export function createRoomsService({ database, users: usersService, events, maxR
       const after = opts.cursor === undefined ? null : decodeRoomCursor(opts.cursor)
       if (opts.externalId !== undefined && hasBadChars(opts.externalId)) throw validation('external_id: contains invalid characters.')
       const rows = await database.rows<{ room_id: number; last_read_seq: number; activity: string }>(
-        sql`select r.id as room_id, rm.last_read_seq, to_char(r.last_activity_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity
-            from room_members rm join rooms r on r.id = rm.room_id
-            where rm.user_id = ${userId}
+        sql`select r.id as room_id,
+              coalesce(rm.last_read_seq, case when sm.user_id is not null then ${channelStartMark(sql`r`, sql`sm`)} else 0 end) as last_read_seq,
+              to_char(r.last_activity_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity
+            from rooms r
+            left join room_members rm on rm.room_id = r.id and rm.user_id = ${userId}
+            left join space_members sm on sm.space_id = r.space_id and sm.user_id = ${userId}
+            where r.id in ${userRoomIds(userId)}
             ${opts.externalId !== undefined ? sql`and r.external_id = ${opts.externalId}` : sql``}
             ${after ? sql`and (r.last_activity_at, r.id) < (${after.t}::timestamptz, ${after.id})` : sql``}
             order by r.last_activity_at desc, r.id desc
@@ -161,7 +166,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
         .where(sql`${rooms.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`)
       const byId = new Map(full.map((r) => [r.id, r]))
       const ordered = ids.map((id) => byId.get(id)).filter((r): r is RoomRow => r !== undefined)
-      const result = await views(ordered, new Map(page.map((r) => [r.room_id, r.last_read_seq])))
+      const result = await views(ordered, new Map(page.map((r) => [r.room_id, Number(r.last_read_seq)])))
       const last = page[page.length - 1]
       const next = rows.length > opts.limit && last
         ? Buffer.from(JSON.stringify({ t: last.activity, id: last.room_id })).toString('base64url')
@@ -172,7 +177,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
     /** Rooms of the user with their last_seq, for the socket's `ready` frame. */
     async roomSeqs(userId: number): Promise<{ id: number; last_seq: number }[]> {
       return database.rows<{ id: number; last_seq: number }>(
-        sql`select r.id, r.last_seq from room_members rm join rooms r on r.id = rm.room_id where rm.user_id = ${userId} order by r.id`,
+        sql`select r.id, r.last_seq from rooms r where r.id in ${userRoomIds(userId)} order by r.id`,
       )
     },
 
@@ -199,8 +204,15 @@ export function createRoomsService({ database, users: usersService, events, maxR
 
     async remove(roomId: number, userId: number): Promise<void> {
       const { room, member } = await requireMember(roomId, userId)
-      authorize('room.delete', member, room.type)
-      const memberIds = (await db.select({ id: roomMembers.userId }).from(roomMembers).where(eq(roomMembers.roomId, roomId)))
+      if (room.type === 'channel') {
+        authorize('channel.delete', member, room.type)
+        const [space] = await db.select({ general: spaces.generalRoomId }).from(spaces).where(eq(spaces.id, room.spaceId!))
+        if (space?.general === roomId) throw forbidden('The general channel cannot be deleted.')
+      } else {
+        authorize('room.delete', member, room.type)
+      }
+      // a channel's audience follows it through the space; the room's own members are told one by one
+      const memberIds = room.type === 'channel' ? [] : (await db.select({ id: roomMembers.userId }).from(roomMembers).where(eq(roomMembers.roomId, roomId)))
         .map((m) => m.id)
       await db.transaction(async (tx) => {
         // messages and files carry no foreign key (the writer's hot path): the purger deletes them in batches
@@ -219,6 +231,15 @@ export function createRoomsService({ database, users: usersService, events, maxR
       return view(await members.join(roomId, userId), userId)
     },
     leave: (roomId: number, userId: number): Promise<void> => members.leave(roomId, userId),
+    setRole: (roomId: number, actorId: number, targetId: number, role: Role): Promise<Member> => members.setRole(roomId, actorId, targetId, role),
+    ban: (roomId: number, actorId: number, targetId: number, reason: string | null): Promise<Ban> => members.ban(roomId, actorId, targetId, reason),
+    bans: (roomId: number, actorId: number): Promise<Ban[]> => members.bans(roomId, actorId),
+    unban: (roomId: number, actorId: number, targetId: number): Promise<void> => members.unban(roomId, actorId, targetId),
+    /** A channel member's read-mark row exists before it is written (read, settings). */
+    ensureMarkRow: members.ensureMarkRow,
+    /** The room's row (404 without it). */
+    row: (roomId: number): Promise<RoomRow> => roomRow(database, roomId),
+    one: roomViews.one,
   }
 }
 

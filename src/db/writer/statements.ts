@@ -74,13 +74,16 @@ export async function writeBatchInOneStatement(database: Database, batch: Pendin
   })
   const rows = await database.rowsPrepared<CheckedRow>(sql`
     with x as (select * from json_to_recordset(${JSON.stringify(items)}::json) as x(${recordset('item int, first_item int')})),
-      locked as materialized (select id, last_seq from rooms where id in (select distinct room_id from x) order by id for update),
+      locked as materialized (select id, last_seq, space_id from rooms where id in (select distinct room_id from x) order by id for update),
       chk as (
-        select x.item, x.first_item, x.room_id, x.sender_id, l.id is not null as room_ok, rm.user_id is not null as member_ok,
+        select x.item, x.first_item, x.room_id, x.sender_id, l.id is not null as room_ok,
+          -- a channel's audience is its space's members; its room_members rows only hold read marks
+          case when l.space_id is null then rm.user_id is not null else sm.user_id is not null end as member_ok,
           (x.reply_to_id is null or exists (select 1 from messages pm where pm.id = x.reply_to_id and pm.room_id = x.room_id)) as reply_ok,
           u.nickname, u.avatar_url
         from x left join locked l on l.id = x.room_id
           left join room_members rm on rm.room_id = x.room_id and rm.user_id = x.sender_id
+          left join space_members sm on sm.space_id = l.space_id and sm.user_id = x.sender_id
           left join users u on u.id = x.sender_id),
       ok as (
         select chk.item, chk.room_id, chk.sender_id, l.last_seq + row_number() over (partition by chk.room_id order by chk.item) as seq
@@ -93,9 +96,10 @@ export async function writeBatchInOneStatement(database: Database, batch: Pendin
       q as (insert into search_queue (message_id) select id from m),
       ru as (update rooms set last_seq = t.seq, last_activity_at = now()
              from (select room_id, max(seq) as seq from ok group by room_id) t where rooms.id = t.room_id),
-      rmu as (update room_members set last_read_seq = greatest(last_read_seq, t.seq)
-              from (select room_id, sender_id, max(seq) as seq from ok group by room_id, sender_id) t
-              where room_members.room_id = t.room_id and room_members.user_id = t.sender_id),
+      -- the sender's read mark moves to their message (a channel's read-mark row is created on first need)
+      rmu as (insert into room_members (room_id, user_id, last_read_seq)
+              select room_id, sender_id, max(seq) from ok group by room_id, sender_id
+              on conflict (room_id, user_id) do update set last_read_seq = greatest(room_members.last_read_seq, excluded.last_read_seq)),
       b as (insert into writer_batches (id, outcome)
             select ${batchId}, coalesce(jsonb_agg(case
                 when o.seq is not null and c.first_item is null then jsonb_build_object('created', jsonb_build_array(c.room_id, o.seq))
@@ -152,13 +156,17 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
   const replyIds = [...new Set(batch.map((p) => p.req.replyToId).filter((x): x is number => x != null))]
   // the rooms' row locks first (materialized, in id order), then what the checks need, in one round trip
   const [snap] = await database.rows<Snapshot>(
-    sql`with locked as materialized (select id, last_seq from rooms where id in ${idList(roomIds)} order by id for update)
+    sql`with locked as materialized (select id, last_seq, space_id from rooms where id in ${idList(roomIds)} order by id for update)
         select
           (select coalesce(json_agg(json_build_array(id, last_seq)), '[]') from locked) as rooms,
-          (select coalesce(json_agg(json_build_array(rm.room_id, rm.user_id, u.nickname, u.avatar_url)), '[]')
-             from room_members rm join users u on u.id = rm.user_id
-             where rm.room_id in (select id from locked)
-               and (rm.room_id, rm.user_id) in
+          (select coalesce(json_agg(json_build_array(a.room_id, a.user_id, u.nickname, u.avatar_url)), '[]')
+             from (
+               -- a group or direct room's members; a channel's audience is its space's members
+               select rm.room_id, rm.user_id from room_members rm join locked l on l.id = rm.room_id and l.space_id is null
+               union all
+               select l.id, sm.user_id from locked l join space_members sm on sm.space_id = l.space_id
+             ) a join users u on u.id = a.user_id
+             where (a.room_id, a.user_id) in
                  (select x.room_id, x.sender_id from json_to_recordset(${JSON.stringify(pairs)}::json) as x(room_id int8, sender_id int8))
           ) as members,
           ${replyIds.length === 0 ? sql`null` : sql`(select coalesce(json_agg(json_build_array(id, room_id)), '[]') from messages where id in ${idList(replyIds)})`} as replies`,
@@ -257,9 +265,10 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
         r as (update rooms set last_seq = x.seq, last_activity_at = now()
               from json_to_recordset(${JSON.stringify(advanced)}::json) as x(room_id int8, seq int8)
               where rooms.id = x.room_id and rooms.last_seq < x.seq),
-        rm as (update room_members set last_read_seq = greatest(last_read_seq, x.seq)
+        rm as (insert into room_members (room_id, user_id, last_read_seq)
+               select x.room_id, x.sender_id, x.seq
                from json_to_recordset(${JSON.stringify([...readMarks.values()])}::json) as x(room_id int8, sender_id int8, seq int8)
-               where room_members.room_id = x.room_id and room_members.user_id = x.sender_id),
+               on conflict (room_id, user_id) do update set last_read_seq = greatest(room_members.last_read_seq, excluded.last_read_seq)),
         b as (insert into writer_batches (id, outcome) values (${batchId}, ${JSON.stringify(stored)}::jsonb))
         select id, room_id, seq, created_at from m`,
     ex,
