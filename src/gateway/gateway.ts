@@ -18,6 +18,9 @@ const WS_PATH = /^\/v1\/(?:ws|rooms\/(\d+)\/ws)$/
 const errorJson = (e: AppError) =>
   new Response(JSON.stringify(e.toBody()), { status: e.status, headers: { 'content-type': 'application/json' } })
 
+/** What a slow socket may still be handed between two sweeps before Bun cuts it, bytes. */
+const HARD_HEADROOM_BYTES = 16 * 1024 * 1024
+
 /** How often sockets are checked for an expired token and a full send buffer, ms. */
 export const SWEEP_MS = 500
 
@@ -86,10 +89,12 @@ export function createGateway(base: Omit<SessionDeps, 'auth'>, o: GatewayOptions
     maxPayloadLength: o.maxFrameBytes,
     idleTimeout: o.idleSeconds,
     sendPings: true,
-    // Bun drops frames past this; a socket past backpressureBytes is flagged slow and sent nothing more
-    // (its topics left), then closed with 1013 once its buffer drained, so the close frame comes last
-    backpressureLimit: o.backpressureBytes * 4,
-    closeOnBackpressureLimit: false,
+    // a socket past backpressureBytes is flagged slow (sweep or its own sends) and sent nothing more (its
+    // topics left), then closed with 1013 once its buffer drained, so the close frame comes last. This hard
+    // limit only catches what a room publishes between two sweeps: past it Bun cuts the socket rather than
+    // dropping frames, since a hole in the stream the client cannot see would lose messages on resume
+    backpressureLimit: o.backpressureBytes + HARD_HEADROOM_BYTES,
+    closeOnBackpressureLimit: true,
     perMessageDeflate: false,
     publishToSelf: false,
     open(ws: ServerWebSocket<SocketData>) {
