@@ -19,7 +19,7 @@ export class RawWebSocket {
   ended = false
   /** bytes received, handshake included */
   received = 0
-  private buf = Buffer.alloc(0)
+  private buf: Buffer = Buffer.alloc(0)
   private upgraded = false
   private sock: Socket<undefined> | null = null
 

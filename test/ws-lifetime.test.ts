@@ -34,7 +34,7 @@ let bob: TestUser
 beforeAll(async () => {
   s = await startServer({ RATE_MESSAGES: '0' })
   ;[alice, bob] = await Promise.all([register(s.api, 'alice'), register(s.api, 'bob')])
-})
+}, 60_000) // starting a node takes seconds on a loaded box
 afterAll(() => s.close())
 
 describe('after_seq above the room’s last_seq', () => {
@@ -72,6 +72,8 @@ describe('after_seq above the room’s last_seq', () => {
 
 describe('resync_required', () => {
   test('carries the room’s last_seq when no other socket on the node follows the room; 1000 missing still replay', async () => {
+    // users of their own: no socket left by another test follows the room
+    const [alice, bob] = await Promise.all([register(s.api, 'sender'), register(s.api, 'late')])
     const room = await groupRoom(s.api, alice, [bob])
     // the sender follows no room: nothing on this node tracks it
     const a = await openWs(s, alice, '&auto_subscribe=false')
@@ -203,7 +205,7 @@ describe('slow consumer', () => {
       RATE_MESSAGES: '0', WS_BACKPRESSURE_BYTES: '65536', MAX_MESSAGE_CHARS: '50000', MAX_FRAME_BYTES: '131072', WS_IDLE_SECONDS: '300',
     })
     ;[u1, u2] = await Promise.all([register(slowServer.api, 'sender'), register(slowServer.api, 'reader')])
-  })
+  }, 60_000)
   afterAll(() => slowServer.close())
 
   test('a socket that reads nothing is flagged, sent nothing more, and closed with 1013 after what it was sent: the close frame comes last', async () => {
@@ -267,7 +269,7 @@ if (PG_URL && REDIS_URL) {
       const env = { REDIS_URL: REDIS_URL!, REDIS_PREFIX: prefix, RATE_MESSAGES: '0' }
       a = await startServer({ ...env, NODE_ID: 'a' }, db.url)
       b = await startServer({ ...env, NODE_ID: 'b' }, db.url)
-    })
+    }, 60_000)
     afterAll(async () => {
       await a.close()
       await b.close()
