@@ -185,6 +185,20 @@ describe('credentials', () => {
     expect((await a.closed).code).toBe(4001)
   })
 
+  test('a token of a login already logged out opens no socket (4001), and renews none', async () => {
+    const gone = await login(s, alice)
+    const live = await openWs(s, alice)
+    expect((await s.api('POST', '/v1/auth/logout', { token: gone.token, body: { refresh: gone.refresh } })).status).toBe(204)
+    const late = new TestSocket(`${s.wsUrl}/v1/ws?token=${gone.token}`)
+    expect((await late.closed).code).toBe(4001)
+    expect(late.all('ready')).toEqual([])
+    live.send({ type: 'auth', token: gone.token })
+    expect(await live.next('error')).toMatchObject({ type: 'error', code: 'unauthorized' })
+    live.send({ type: 'ping' })
+    expect((await live.next('pong')).type).toBe('pong')
+    live.close()
+  })
+
   test('refresh and logout bodies: refresh at most 1024 characters', async () => {
     for (const path of ['/v1/auth/refresh', '/v1/auth/logout']) {
       const long = await s.api('POST', path, { token: alice.token, body: { refresh: 'x'.repeat(1025) } })

@@ -159,6 +159,14 @@ export function createUsersService({ database, tokens, presence, refreshTtl, onL
       onLoginRevoked(row.userId, row.familyId)
     },
 
+    /** True while the login `sid` (a refresh-token family) is neither logged out nor revoked nor expired. */
+    async loginActive(sid: string): Promise<boolean> {
+      const [row] = await db.select({ id: refreshTokens.id }).from(refreshTokens)
+        .where(and(eq(refreshTokens.familyId, sid), isNull(refreshTokens.revokedAt), sql`${refreshTokens.expiresAt} > now()`))
+        .limit(1)
+      return row !== undefined
+    },
+
     async get(id: number): Promise<User> {
       return profile(await byId(id))
     },

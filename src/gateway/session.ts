@@ -131,11 +131,19 @@ export class Session implements HubMember {
     const { d, o } = this
     d.hub.trackUser(this)
     // a per-room socket needs no room list (the upgrade read its room); the user's profile is cached briefly
-    const [user, seqs] = await Promise.all([
+    const [user, seqs, active] = await Promise.all([
       d.users.profileForSocket(this.userId),
       o.onlyRoom === null ? d.rooms.roomSeqs(this.userId) : null,
+      // a token outlives its login by up to ACCESS_TTL: a socket of a login already logged out does not start
+      // (one logged out from here on is closed by onRevoke: the hub follows the user since trackUser above)
+      this.sid === null ? true : d.users.loginActive(this.sid),
     ])
     if (this.closed) return
+    if (!active) {
+      this.hooks.onCredentialsEnded('revoked')
+      this.closeSocket(CloseCode.unauthorized, 'logged out')
+      return
+    }
     this.user = user
     const listed = seqs ?? [{ id: o.onlyRoom!, last_seq: o.roomLastSeq ?? 0 }]
     // rooms followed from `ready` on: every room (auto_subscribe), or the per-room socket's room without after_seq
@@ -194,6 +202,8 @@ export class Session implements HubMember {
         // a bad token or another user's: the socket keeps its old credentials
         const c = await d.auth.renew(f.token)
         if (c.userId !== this.userId) throw unauthorized('The token belongs to another user.')
+        if (c.sid !== null && !(await d.users.loginActive(c.sid))) throw unauthorized('The token’s login was logged out.')
+        if (this.closed) return
         this.sid = c.sid
         this.expiresAt = c.expiresAt
         this.send({ type: 'auth_ok', expires_at: this.expiresIso })
