@@ -105,11 +105,6 @@ export class Hub {
     return committed
   }
 
-  /** The room's committed last_seq, from the database. */
-  committedSeq(roomId: number): Promise<number> {
-    return this.o.lastSeq(roomId)
-  }
-
   trackUser(m: HubMember) {
     let set = this.users.get(m.userId)
     if (!set) {
