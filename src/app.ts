@@ -93,7 +93,11 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   })
   /** Every message leaves the server through this: attachment URLs signed. */
   const view = (r: MessageRow) => toMessage(r, (a) => files.url(a))
-  const users = createUsersService({ database, tokens, presence, refreshTtl: config.REFRESH_TTL })
+  const users = createUsersService({
+    database, tokens, presence, refreshTtl: config.REFRESH_TTL,
+    // the user topic reaches every node holding one of the user's sockets
+    onLoginRevoked: (userId, sid) => events.revokeLogin(userId, sid),
+  })
   const purger = createRoomPurger({ database, files, log })
   const purgeSoon = () => void purger.kick().catch((err) => log.warn('room purge failed', { error: err }))
   const rooms = createRoomsService({
@@ -150,6 +154,9 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     renderMetrics(
       [
         { name: 'chat_connections', help: 'open WebSockets', type: 'gauge', value: () => gateway.connections },
+        { name: 'chat_ws_slow_total', help: 'sockets that passed WS_BACKPRESSURE_BYTES (stopped, closed 1013 once drained)', type: 'counter', value: () => gateway.stats.slow },
+        { name: 'chat_ws_expired_total', help: 'sockets closed 4001: access token expired', type: 'counter', value: () => gateway.stats.expired },
+        { name: 'chat_ws_revoked_total', help: 'sockets closed 4001: login logged out or revoked', type: 'counter', value: () => gateway.stats.revoked },
         { name: 'chat_rooms_subscribed', help: 'rooms followed by local sockets', type: 'gauge', value: () => hub.roomCount },
         { name: 'chat_messages_in_total', help: 'messages committed by this node', type: 'counter', value: () => writer.stats.messages },
         { name: 'chat_messages_out_total', help: 'message.created frames published to local topics', type: 'counter', value: () => hub.delivered },

@@ -8,6 +8,8 @@ export type Events = {
   toUser(userId: number, event: ServerFrame, meta?: EventMeta): void
   /** To the members of a space (their sockets follow `space:{id}`). */
   toSpace(spaceId: number, event: ServerFrame, meta?: EventMeta): void
+  /** Closes the sockets of one login (logout, token reuse) on every node; nothing reaches clients. */
+  revokeLogin(userId: number, sid: string): void
   /** A committed message to its room, from its JSON serialized once (the sender's ack reuses it). */
   messageCreated(roomId: number, seq: number, messageJson: string): void
 }
@@ -20,6 +22,7 @@ export function createEvents(bus: Bus): Events {
     toRoom: (roomId, event, meta) => bus.publish(roomTopic(roomId), JSON.stringify(event), meta),
     toUser: (userId, event, meta) => bus.publish(userTopic(userId), JSON.stringify(event), meta),
     toSpace: (spaceId, event, meta) => bus.publish(spaceTopic(spaceId), JSON.stringify(event), meta),
+    revokeLogin: (userId, sid) => bus.publish(userTopic(userId), '{"type":"login.revoked"}', { revokeLogin: sid }),
     messageCreated: (roomId, seq, json) => bus.publish(roomTopic(roomId), messageCreatedFrame(json), { seq }),
   }
 }

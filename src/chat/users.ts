@@ -44,9 +44,16 @@ export function cleanUrl(field: string, raw: string | null): string | null {
   return v
 }
 
-export type UsersDeps = { database: Database; tokens: AccessTokens; presence: PresenceStore; refreshTtl: number }
+export type UsersDeps = {
+  database: Database
+  tokens: AccessTokens
+  presence: PresenceStore
+  refreshTtl: number
+  /** A login (`sid`, its refresh-token family) was logged out or revoked: its sockets close on every node. */
+  onLoginRevoked?: (userId: number, sid: string) => void
+}
 
-export function createUsersService({ database, tokens, presence, refreshTtl }: UsersDeps) {
+export function createUsersService({ database, tokens, presence, refreshTtl, onLoginRevoked = () => {} }: UsersDeps) {
   const { db } = database
 
   const offline: PresenceInfo = { online: false, lastSeen: null }
@@ -68,7 +75,8 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
     await db.insert(refreshTokens).values({
       userId, familyId, tokenHash: hashToken(refresh), expiresAt: new Date(Date.now() + refreshTtl * 1000),
     })
-    return { access: await tokens.sign(userId), refresh }
+    // the access token names its login (sid = the refresh-token family), so revoking the login reaches its sockets
+    return { access: await tokens.sign(userId, familyId), refresh }
   }
 
   async function byId(id: number): Promise<UserRow> {
@@ -135,6 +143,7 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
       if (row.revokedAt) {
         await db.update(refreshTokens).set({ revokedAt: new Date() })
           .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)))
+        onLoginRevoked(row.userId, row.familyId)
         throw unauthorized('The refresh token was already used; this login is revoked.')
       }
       if (row.expiresAt.getTime() <= Date.now()) throw unauthorized('The refresh token has expired.')
@@ -143,17 +152,27 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
         .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.revokedAt))).returning({ id: refreshTokens.id })
       if (won.length === 0) {
         await db.update(refreshTokens).set({ revokedAt: new Date() }).where(eq(refreshTokens.familyId, row.familyId))
+        onLoginRevoked(row.userId, row.familyId)
         throw unauthorized('The refresh token was already used; this login is revoked.')
       }
       return issue(row.userId, row.familyId)
     },
 
-    /** Revokes the login (token family) the refresh token belongs to. */
+    /** Revokes the login (token family) the refresh token belongs to; its sockets close (4001) on every node. */
     async logout(token: string): Promise<void> {
       const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hashToken(token)))
       if (!row || row.revokedAt) throw unauthorized('The refresh token is invalid or already revoked.')
       await db.update(refreshTokens).set({ revokedAt: new Date() })
         .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)))
+      onLoginRevoked(row.userId, row.familyId)
+    },
+
+    /** True while the login `sid` (a refresh-token family) is neither logged out nor revoked nor expired. */
+    async loginActive(sid: string): Promise<boolean> {
+      const [row] = await db.select({ id: refreshTokens.id }).from(refreshTokens)
+        .where(and(eq(refreshTokens.familyId, sid), isNull(refreshTokens.revokedAt), sql`${refreshTokens.expiresAt} > now()`))
+        .limit(1)
+      return row !== undefined
     },
 
     async get(id: number): Promise<User> {

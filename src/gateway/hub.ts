@@ -9,6 +9,8 @@ export interface HubMember {
   onJoin(roomId: number): void
   /** The user left or was removed, or the room was deleted. */
   onLeave(roomId: number): void
+  /** The login `sid` was logged out or revoked (on any node). */
+  onRevoke(sid: string): void
 }
 
 /** Bun's server, for the one call the hub makes. */
@@ -90,9 +92,17 @@ export class Hub {
     return this.rooms.get(roomId)?.seq.delivered ?? -1
   }
 
-  /** Publishes everything of the room up to `upto` to local sockets now, from the database where missing. */
-  async catchUp(roomId: number, upto: number): Promise<void> {
-    await this.rooms.get(roomId)?.seq.catchUp(upto)
+  /**
+   * Publishes everything of the room up to `upto` to local sockets now, from
+   * the database where missing, and returns the room's committed last_seq.
+   * Never past that: a seq a client claims to have seen beyond it does not
+   * exist, and moving the shared mark there would drop every later live
+   * message for every socket on this node (the caller clamps its own cursor).
+   */
+  async catchUp(roomId: number, upto: number): Promise<number> {
+    const committed = await this.o.lastSeq(roomId)
+    await this.rooms.get(roomId)?.seq.catchUp(Math.min(upto, committed))
+    return committed
   }
 
   trackUser(m: HubMember) {
@@ -148,6 +158,12 @@ export class Hub {
   }
 
   private onEvent(topic: string, frame: string, meta: EventMeta | undefined) {
+    if (meta?.revokeLogin !== undefined) {
+      // for the sessions, not a frame for clients
+      const userId = Number(topic.slice(5))
+      for (const m of [...(this.users.get(userId) ?? [])]) m.onRevoke(meta.revokeLogin)
+      return
+    }
     if (meta?.seq !== undefined) {
       const roomId = Number(topic.slice(5))
       // not followed here: no local socket wants it

@@ -1,9 +1,10 @@
+import type { Authenticator } from '../auth/authenticator'
 import type { Bus } from '../bus/bus'
 import type { Events } from '../chat/events'
 import type { MessagesService } from '../chat/messages'
 import type { RoomsService } from '../chat/rooms'
 import type { User, UsersService } from '../chat/users'
-import { AppError } from '../lib/errors'
+import { AppError, unauthorized } from '../lib/errors'
 import type { Logger } from '../lib/logger'
 import type { PresenceStore } from '../presence/presence'
 import { CloseCode, parseClientFrame, type ClientFrame } from '../protocol/frames'
@@ -16,6 +17,7 @@ export interface SocketLike {
   subscribe(topic: string): void
   unsubscribe(topic: string): void
   close(code?: number, reason?: string): void
+  terminate(): void
   getBufferedAmount(): number
 }
 
@@ -28,6 +30,18 @@ export type SessionDeps = {
   hub: Hub
   presence: PresenceStore
   log: Logger
+  /** checks the token of an `auth` frame */
+  auth: Authenticator
+}
+
+/** What the gateway tells a session about its socket's limits, and hears back. */
+export type SessionHooks = {
+  /** send buffer past this many bytes: the socket is slow (stopped, then closed with 1013) */
+  slowBytes: number
+  /** the socket just became slow (counted once per socket) */
+  onSlow(): void
+  /** the socket is closed with 4001: its token expired, or its login was revoked */
+  onCredentialsEnded(why: 'expired' | 'revoked'): void
 }
 
 export type SessionOptions = {
@@ -40,6 +54,10 @@ export type SessionOptions = {
   afterSeq: number | null
   /** per-room socket: the room's last_seq when the upgrade checked membership */
   roomLastSeq?: number
+  /** the login of the token the socket was opened with (null in gateway mode) */
+  sid: string | null
+  /** when that token expires, ms since the epoch (null in gateway mode: never) */
+  expiresAt: number | null
 }
 
 /** More missing messages than this on subscribe: the client reads history over REST. */
@@ -50,6 +68,8 @@ const ABUSE_PER_MINUTE = 20
 const TYPING_INTERVAL_MS = 1000
 /** A typing indicator not refreshed for this long is cleared (is_typing false relayed). */
 export const TYPING_TTL_MS = 6000
+/** A slow socket whose buffer has not drained in this long is dropped without a close frame (its peer reads nothing). */
+export const SLOW_DRAIN_MS = 15_000
 
 /**
  * One WebSocket: authenticated user, followed rooms, frames in and out. The
@@ -63,6 +83,13 @@ export class Session implements HubMember {
   private rooms = new Map<number, number>()
   private gen = 0
   private closed = false
+  /** close() was asked of the socket; Bun's close handler follows */
+  private closing = false
+  /** past the send-buffer threshold: nothing more is sent; closed with 1013 once the buffer drains */
+  private slowSince: number | null = null
+  /** the login and expiry of the socket's credentials; an `auth` frame replaces them */
+  private sid: string | null
+  private expiresAt: number | null
   private abuse = 0
   private abuseWindow = 0
   /** rooms where this socket's user is typing: the stale-clear timer */
@@ -72,23 +99,51 @@ export class Session implements HubMember {
     private readonly ws: SocketLike,
     private readonly d: SessionDeps,
     private readonly o: SessionOptions,
+    private readonly hooks: SessionHooks = { slowBytes: Infinity, onSlow: () => {}, onCredentialsEnded: () => {} },
   ) {
     this.userId = o.userId
+    this.sid = o.sid
+    this.expiresAt = o.expiresAt
+  }
+
+  /** Frames still go out: not closed, not slow. */
+  private get live(): boolean {
+    return !this.closed && !this.closing && this.slowSince === null
   }
 
   private send(frame: object) {
-    if (!this.closed) this.ws.send(JSON.stringify(frame))
+    this.out(JSON.stringify(frame))
+  }
+
+  /** Every frame this session sends itself goes through here (topics are Bun's). */
+  private out(data: string) {
+    if (!this.live) return
+    // -1: queued behind backpressure; 0: dropped (past Bun's hard limit), so the stream has a hole: slow either way
+    const r = this.ws.send(data)
+    if (r === 0 || (r < 0 && this.ws.getBufferedAmount() > this.hooks.slowBytes)) this.markSlow()
+  }
+
+  private get expiresIso(): string | null {
+    return this.expiresAt === null ? null : new Date(this.expiresAt).toISOString()
   }
 
   async open(): Promise<void> {
     const { d, o } = this
     d.hub.trackUser(this)
     // a per-room socket needs no room list (the upgrade read its room); the user's profile is cached briefly
-    const [user, seqs] = await Promise.all([
+    const [user, seqs, active] = await Promise.all([
       d.users.profileForSocket(this.userId),
       o.onlyRoom === null ? d.rooms.roomSeqs(this.userId) : null,
+      // a token outlives its login by up to ACCESS_TTL: a socket of a login already logged out does not start
+      // (one logged out from here on is closed by onRevoke: the hub follows the user since trackUser above)
+      this.sid === null ? true : d.users.loginActive(this.sid),
     ])
     if (this.closed) return
+    if (!active) {
+      this.hooks.onCredentialsEnded('revoked')
+      this.closeSocket(CloseCode.unauthorized, 'logged out')
+      return
+    }
     this.user = user
     const listed = seqs ?? [{ id: o.onlyRoom!, last_seq: o.roomLastSeq ?? 0 }]
     // rooms followed from `ready` on: every room (auto_subscribe), or the per-room socket's room without after_seq
@@ -100,9 +155,11 @@ export class Session implements HubMember {
     // room's last_seq as this node has delivered it, and live events continue right after it
     const following = new Set(follow.filter((_, i) => tracked[i]!.status === 'fulfilled').map((r) => r.id))
     const rooms = listed.map((r) => ({ id: r.id, last_seq: following.has(r.id) ? d.hub.deliveredSeq(r.id) : r.last_seq }))
-    this.send({ type: 'ready', user: { ...user, online: true }, rooms, session_id: this.sessionId })
-    if (o.onlyRoom === null) this.ws.subscribe(`user:${this.userId}`)
-    for (const id of following) this.ws.subscribe(`room:${id}`)
+    this.send({ type: 'ready', user: { ...user, online: true }, rooms, session_id: this.sessionId, expires_at: this.expiresIso })
+    if (this.live) {
+      if (o.onlyRoom === null) this.ws.subscribe(`user:${this.userId}`)
+      for (const id of following) this.ws.subscribe(`room:${id}`)
+    }
     for (const r of follow) if (!following.has(r.id)) this.dropRoom(r.id)
     if (await d.presence.connect(this.userId)) {
       for (const r of seqs ?? (await d.rooms.roomSeqs(this.userId))) {
@@ -141,12 +198,23 @@ export class Session implements HubMember {
       case 'ping':
         this.send({ type: 'pong' })
         return
+      case 'auth': {
+        // a bad token or another user's: the socket keeps its old credentials
+        const c = await d.auth.renew(f.token)
+        if (c.userId !== this.userId) throw unauthorized('The token belongs to another user.')
+        if (c.sid !== null && !(await d.users.loginActive(c.sid))) throw unauthorized('The token’s login was logged out.')
+        if (this.closed) return
+        this.sid = c.sid
+        this.expiresAt = c.expiresAt
+        this.send({ type: 'auth_ok', expires_at: this.expiresIso })
+        return
+      }
       case 'message.send': {
         const { json } = await d.messages.send(this.userId, f.room_id, {
           content: f.content, reply_to_id: f.reply_to_id, client_msg_id: f.client_msg_id,
         })
         // the message's JSON was serialized once for the room; the ack wraps the same string
-        if (!this.closed) this.ws.send(`{"type":"ack","client_msg_id":${JSON.stringify(f.client_msg_id ?? null)},"message":${json}}`)
+        this.out(`{"type":"ack","client_msg_id":${JSON.stringify(f.client_msg_id ?? null)},"message":${json}}`)
         return
       }
       case 'typing': {
@@ -193,14 +261,16 @@ export class Session implements HubMember {
     const gen = ++this.gen
     this.rooms.set(roomId, gen)
     this.ws.unsubscribe(topic)
-    const current = () => !this.closed && this.rooms.get(roomId) === gen
+    const current = () => this.live && this.rooms.get(roomId) === gen
     try {
       await hub.trackRoom(roomId, this)
       if (!current()) return
+      // `sent` is this socket's own cursor; the room's shared mark (hub.deliveredSeq) only ever moves to committed seqs
       let sent = afterSeq ?? hub.deliveredSeq(roomId)
-      if (afterSeq !== null && hub.deliveredSeq(roomId) - afterSeq > REPLAY_MAX) {
+      const lastSeq = hub.deliveredSeq(roomId)
+      if (afterSeq !== null && lastSeq - afterSeq > REPLAY_MAX) {
         this.dropRoom(roomId)
-        this.send({ type: 'resync_required', room_id: roomId, last_seq: hub.deliveredSeq(roomId) })
+        this.send({ type: 'resync_required', room_id: roomId, last_seq: lastSeq })
         return
       }
       for (let rounds = 0; ; rounds++) {
@@ -208,15 +278,21 @@ export class Session implements HubMember {
         if (delivered < 0 || rounds > 50) throw new AppError('unavailable', 'Could not follow the room; subscribe again.')
         if (sent === delivered) break
         if (sent > delivered) {
-          // the client has seen more than this node published: publish up to it first
-          await hub.catchUp(roomId, sent)
+          // the client claims more than this node published: publish what is committed up to it first; past
+          // the committed last_seq there is nothing, and the claim is taken as last_seq for this socket only
+          const committed = await hub.catchUp(roomId, sent)
+          if (sent > committed) sent = committed
         } else {
-          const frames = await this.d.messages.frames(roomId, sent, delivered)
-          if (!current()) return
-          for (const f of frames) {
-            if (f.seq <= sent) continue
-            this.ws.send(f.frame)
-            sent = f.seq
+          // page by page: a read returns at most 1000 rows, and everything up to `delivered` is due
+          for (let after = sent; sent < delivered; after = sent) {
+            const frames = await this.d.messages.frames(roomId, after, delivered)
+            if (!current()) return
+            for (const f of frames) {
+              if (f.seq <= sent) continue
+              this.out(f.frame)
+              sent = f.seq
+            }
+            if (frames.length === 0) break
           }
           // seqs the database no longer has (expired) are skipped
           sent = Math.max(sent, delivered)
@@ -261,7 +337,7 @@ export class Session implements HubMember {
   }
 
   onJoin(roomId: number) {
-    if (this.closed || !this.o.autoSubscribe || this.o.onlyRoom !== null || this.rooms.has(roomId)) return
+    if (!this.live || !this.o.autoSubscribe || this.o.onlyRoom !== null || this.rooms.has(roomId)) return
     // from what this node publishes next: the room.created event carried last_seq
     this.subscribeRoom(roomId, null, false).catch((err) => {
       this.d.log.warn('gateway: auto-subscribe failed', { room_id: roomId, error: err })
@@ -272,13 +348,66 @@ export class Session implements HubMember {
     this.dropRoom(roomId)
   }
 
+  onRevoke(sid: string) {
+    if (this.sid !== sid || this.closed || this.closing) return
+    this.hooks.onCredentialsEnded('revoked')
+    this.closeSocket(CloseCode.unauthorized, 'logged out')
+  }
+
   closeSocket(code: number, reason: string) {
+    if (this.closed || this.closing) return
+    this.closing = true
     this.ws.close(code, reason)
   }
 
-  /** True when the socket's send buffer passed `limit` bytes (caller closes it with 1013). */
-  isSlow(limit: number): boolean {
-    return this.ws.getBufferedAmount() > limit
+  /**
+   * The gateway's periodic check: closes the socket with 4001 once its token
+   * expired; flags a socket whose send buffer passed the threshold as slow;
+   * closes a slow one with 1013 once its buffer drained (the close frame then
+   * comes right after everything it was sent), or drops it after SLOW_DRAIN_MS.
+   */
+  tick(now: number) {
+    if (this.closed || this.closing) return
+    if (this.expiresAt !== null && now >= this.expiresAt) {
+      this.hooks.onCredentialsEnded('expired')
+      this.closeSocket(CloseCode.unauthorized, 'token expired')
+      return
+    }
+    if (this.slowSince === null) {
+      if (this.ws.getBufferedAmount() > this.hooks.slowBytes) this.markSlow()
+      return
+    }
+    if (this.ws.getBufferedAmount() === 0) this.closeSocket(CloseCode.tryAgainLater, 'too slow')
+    else if (now - this.slowSince > SLOW_DRAIN_MS) {
+      // the peer reads nothing: no close frame can reach it
+      this.closing = true
+      this.ws.terminate()
+    }
+  }
+
+  /** Bun's drain: the send buffer shrank. A slow socket closes once it is empty. */
+  onDrain() {
+    if (this.slowSince !== null && !this.closed && !this.closing && this.ws.getBufferedAmount() === 0) {
+      this.closeSocket(CloseCode.tryAgainLater, 'too slow')
+    }
+  }
+
+  /** True once the socket was flagged slow. */
+  get slow(): boolean {
+    return this.slowSince !== null
+  }
+
+  /**
+   * Stops sending: the socket leaves its topics (Bun publishes nothing more to
+   * it) and `out` sends nothing; what is buffered drains, then 1013. The room
+   * is never slowed for it, and it resumes with after_seq.
+   */
+  private markSlow() {
+    if (this.slowSince !== null || this.closed || this.closing) return
+    this.slowSince = Date.now()
+    for (const roomId of this.rooms.keys()) this.ws.unsubscribe(`room:${roomId}`)
+    if (this.o.onlyRoom === null) this.ws.unsubscribe(`user:${this.userId}`)
+    this.hooks.onSlow()
   }
 
   private countAbuse() {
@@ -287,7 +416,7 @@ export class Session implements HubMember {
       this.abuseWindow = minute
       this.abuse = 0
     }
-    if (++this.abuse > ABUSE_PER_MINUTE) this.ws.close(CloseCode.policy, 'too many bad frames')
+    if (++this.abuse > ABUSE_PER_MINUTE) this.closeSocket(CloseCode.policy, 'too many bad frames')
   }
 
   /** The socket closed: release rooms and presence. */

@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 
-import { Id as RoomId, Seq as SeqNo } from './fields'
+import { Id as RoomId, Seq as SeqNo, Text } from './fields'
 import { MarkRead, SendMessage } from './payloads'
 import { jsonTooDeep, MAX_JSON_DEPTH, quoteValue } from '../lib/text'
 
@@ -16,6 +16,8 @@ export const ClientFrames = {
   subscribe: Type.Object({ type: Type.Literal('subscribe'), room_id: RoomId, after_seq: Type.Optional(Type.Union([Type.Null(), SeqNo])) }),
   unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), room_id: RoomId }),
   ping: Type.Object({ type: Type.Literal('ping') }),
+  /** renews the socket's credentials with a fresh access token of the same user */
+  auth: Type.Object({ type: Type.Literal('auth'), token: Text({ minLength: 1, maxLength: 4096 }) }),
 } as const
 
 export type ClientFrameType = keyof typeof ClientFrames
@@ -70,4 +72,6 @@ export const CloseCode = {
   tooBig: 1009,
   /** the socket could not keep up with its rooms */
   tryAgainLater: 1013,
+  /** the credentials ended: the access token expired, or its login was logged out or revoked */
+  unauthorized: 4001,
 } as const

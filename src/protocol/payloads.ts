@@ -21,7 +21,7 @@ export const Login = Type.Object({ email: Email, password: Text({ maxLength: 102
 export type Login = Static<typeof Login>
 
 /** POST /v1/auth/refresh and /v1/auth/logout. */
-export const RefreshToken = Type.Object({ refresh: Text({ minLength: 1, maxLength: 200 }) })
+export const RefreshToken = Type.Object({ refresh: Text({ minLength: 1, maxLength: 1024 }) })
 export type RefreshToken = Static<typeof RefreshToken>
 
 export const UpdateProfile = Type.Object({
