@@ -112,9 +112,10 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     void (async () => {
       await users.touchLastSeen(userId, new Date(lastSeen))
       const u = await users.get(userId)
-      for (const r of await rooms.roomSeqs(userId)) {
-        events.toRoom(r.id, { type: 'presence', user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen })
-      }
+      const frame = { type: 'presence', user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen } as const
+      const to = await rooms.audiences(userId)
+      for (const id of to.rooms) events.toRoom(id, frame)
+      for (const id of to.spaces) events.toSpace(id, frame)
     })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: err }))
   }
   const search = createSearch(database, view)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { expectError, expectStatus } from './contract'
-import { register, startServer, until, type TestServer, type TestUser } from './helpers'
+import { freshPostgres, openWs, PG_URL, REDIS_URL, register, startServer, TestSocket, until, type TestServer, type TestUser } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
 setDefaultTimeout(60_000)
@@ -268,5 +268,125 @@ describe('discover', () => {
     expect(r.body.spaces.map((x: { id: number }) => x.id)).toEqual([big.id, small.id])
     expectError(await call(u1, 'GET', '/v1/spaces/discover?limit=0'), 422, 'validation')
     expectError(await call(u1, 'GET', '/v1/spaces/discover?query=%00'), 422, 'validation')
+  })
+})
+
+describe('live: a socket follows its spaces', () => {
+  test('joining a space with a socket open: it hears the space and its channels at once; a new channel too', async () => {
+    const [o, u] = await Promise.all([fresh(), fresh()])
+    const sp = await space(o, { visibility: 'public' })
+    const ws = await openWs(s, u)
+    expectStatus(await call(u, 'POST', `/v1/spaces/${sp.id}/join`), 200)
+    expect((await ws.next('space.member.joined')).space_id).toBe(sp.id)
+    // the channel's messages reach the socket without a reconnect (retried: the follow lands right after the event)
+    await until(async () => {
+      expectStatus(await call(o, 'POST', `/v1/rooms/${sp.general_channel_id}/messages`, { content: 'hello channel' }), 201)
+      return ws.frames.some((f) => f.type === 'message.created' && f.message.room_id === sp.general_channel_id)
+    }, 10_000, 'a channel message on the joiner’s socket')
+    const c = await call(o, 'POST', `/v1/spaces/${sp.id}/channels`, { name: 'new' })
+    expect((await ws.next((f) => f.type === 'room.created' && f.room.id === c.body.id)).room.space_id).toBe(sp.id)
+    expectStatus(await call(o, 'POST', `/v1/rooms/${c.body.id}/messages`, { content: 'in new' }), 201)
+    expect((await ws.next((f) => f.type === 'message.created' && f.message.room_id === c.body.id)).message.content).toBe('in new')
+    ws.close()
+  })
+
+  test('ready lists channels; space events and presence arrive once per space, not once per channel', async () => {
+    const [o, u] = await Promise.all([fresh(), fresh()])
+    const sp = await space(o)
+    await member(sp, o, u)
+    for (const name of ['a', 'b', 'c']) expectStatus(await call(o, 'POST', `/v1/spaces/${sp.id}/channels`, { name }), 201)
+    const wu = await openWs(s, u)
+    const ready = wu.frames.find((f) => f.type === 'ready')!
+    expect(ready.rooms.map((r: { id: number }) => r.id)).toContain(sp.general_channel_id)
+    expect(ready.rooms.length).toBeGreaterThanOrEqual(4)
+    const wo = await openWs(s, o)
+    await wu.next((f) => f.type === 'presence' && f.user_id === o.id && f.status === 'online')
+    expectStatus(await call(o, 'PATCH', `/v1/spaces/${sp.id}`, { description: 'now' }), 200)
+    expect((await wu.next('space.updated')).space).toMatchObject({ id: sp.id, description: 'now' })
+    expect(wu.frames.filter((f) => f.type === 'presence' && f.user_id === o.id && f.status === 'online')).toHaveLength(1)
+    wu.close()
+    wo.close()
+  })
+
+  test('a banned user’s socket stops receiving the space at once', async () => {
+    const [o, u] = await Promise.all([fresh(), fresh()])
+    const sp = await space(o)
+    await member(sp, o, u)
+    const ws = await openWs(s, u)
+    expectStatus(await call(o, 'POST', `/v1/spaces/${sp.id}/bans`, { user_id: u.id }), 201)
+    expect(await ws.next((f) => f.type === 'space.member.left' && f.user_id === u.id)).toMatchObject({ reason: 'banned' })
+    const sentinel = await openWs(s, o)
+    expectStatus(await call(o, 'POST', `/v1/rooms/${sp.general_channel_id}/messages`, { content: 'after the ban' }), 201)
+    await sentinel.next((f) => f.type === 'message.created' && f.message.content === 'after the ban')
+    // the owner's socket saw it; the banned one must not (its frames are in order: a ping answered after it proves it)
+    ws.send({ type: 'ping' })
+    await ws.next('pong')
+    expect(ws.frames.some((f) => f.type === 'message.created' && f.message.content === 'after the ban')).toBe(false)
+    ws.close()
+    sentinel.close()
+  })
+})
+
+const cluster = !!(PG_URL && REDIS_URL)
+describe.if(cluster)('spaces on two nodes', () => {
+  let db: { url: string; drop: () => Promise<void> }
+  let a: TestServer
+  let b: TestServer
+  beforeAll(async () => {
+    db = await freshPostgres()
+    const env = { REDIS_URL: REDIS_URL!, REDIS_PREFIX: `sp${Math.random().toString(36).slice(2, 8)}:`, RATE_MESSAGES: '0', MAX_SPACE_MEMBERS: '5' }
+    a = await startServer({ ...env, NODE_ID: 'a' }, db.url)
+    b = await startServer({ ...env, NODE_ID: 'b' }, db.url)
+  })
+  afterAll(async () => {
+    await a?.close()
+    await b?.close()
+    await db?.drop()
+  })
+
+  test('channel messages from both nodes reach sockets on both, in order, gapless, exactly once', async () => {
+    const [o, u] = await Promise.all([register(a.api, 'o'), register(b.api, 'u')])
+    const sp = (await a.api('POST', '/v1/spaces', { token: o.token, body: { name: 'x', visibility: 'public' } })).body
+    expectStatus(await b.api('POST', `/v1/spaces/${sp.id}/join`, { token: u.token }), 200)
+    const ch = sp.general_channel_id as number
+    const [sa, sb] = [await openWs(a, o), await openWs(b, u)]
+    const per = 40
+    for (let k = 0; k < per; k++) {
+      sa.send({ type: 'message.send', room_id: ch, content: `a${k}` })
+      sb.send({ type: 'message.send', room_id: ch, content: `b${k}` })
+    }
+    const seqs = (w: TestSocket) => w.frames.filter((f) => f.type === 'message.created' && f.message.room_id === ch).map((f) => f.message.seq as number)
+    await until(() => seqs(sa).length >= 2 * per && seqs(sb).length >= 2 * per, 30_000, 'every message on both nodes')
+    const want = Array.from({ length: 2 * per }, (_, i) => i + 1)
+    expect(seqs(sa)).toEqual(want)
+    expect(seqs(sb)).toEqual(want)
+    sa.close()
+    sb.close()
+  })
+
+  test('a ban on node A stops the banned user’s socket on node B at once', async () => {
+    const [o, u] = await Promise.all([register(a.api, 'o'), register(b.api, 'u')])
+    const sp = (await a.api('POST', '/v1/spaces', { token: o.token, body: { name: 'y', visibility: 'public' } })).body
+    expectStatus(await b.api('POST', `/v1/spaces/${sp.id}/join`, { token: u.token }), 200)
+    const wb = await openWs(b, u)
+    expectStatus(await a.api('POST', `/v1/spaces/${sp.id}/bans`, { token: o.token, body: { user_id: u.id } }), 201)
+    await wb.next((f) => f.type === 'space.member.left' && f.user_id === u.id)
+    const watcher = await openWs(b, o)
+    expectStatus(await a.api('POST', `/v1/rooms/${sp.general_channel_id}/messages`, { token: o.token, body: { content: 'secret' } }), 201)
+    await watcher.next((f) => f.type === 'message.created' && f.message.content === 'secret')
+    wb.send({ type: 'ping' })
+    await wb.next('pong')
+    expect(wb.frames.some((f) => f.type === 'message.created' && f.message.content === 'secret')).toBe(false)
+    wb.close()
+    watcher.close()
+  })
+
+  test('MAX_SPACE_MEMBERS holds with joins spread over two nodes', async () => {
+    const o = await register(a.api, 'o')
+    const sp = (await a.api('POST', '/v1/spaces', { token: o.token, body: { name: 'z', visibility: 'public' } })).body
+    const joiners = await Promise.all(Array.from({ length: 8 }, (_, i) => register(i % 2 ? a.api : b.api, `j${i}`)))
+    const answers = await Promise.all(joiners.map((u, i) => (i % 2 ? a.api : b.api)('POST', `/v1/spaces/${sp.id}/join`, { token: u.token })))
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(4)
+    expect(answers.filter((r) => r.status === 422)).toHaveLength(4)
   })
 })

@@ -9,6 +9,8 @@ import type { Logger } from '../lib/logger'
 import type { PresenceStore } from '../presence/presence'
 import { CloseCode, parseClientFrame, type ClientFrame } from '../protocol/frames'
 import type { Hub, HubMember } from './hub'
+import type { ServerFrame, ServerFrameOf } from '../protocol/server-frames'
+import { roomTopic, spaceTopic, userTopic } from '../protocol/topics'
 
 /** The part of Bun's ServerWebSocket a session uses (fakes in tests). */
 export interface SocketLike {
@@ -81,6 +83,8 @@ export class Session implements HubMember {
   private user: User | null = null
   /** followed rooms → generation; a newer subscribe or unsubscribe bumps it */
   private rooms = new Map<number, number>()
+  /** spaces whose own events (space.*, new channels) this socket follows */
+  private spaces = new Set<number>()
   private gen = 0
   private closed = false
   /** close() was asked of the socket; Bun's close handler follows */
@@ -111,7 +115,7 @@ export class Session implements HubMember {
     return !this.closed && !this.closing && this.slowSince === null
   }
 
-  private send(frame: object) {
+  private send(frame: ServerFrame) {
     this.out(JSON.stringify(frame))
   }
 
@@ -131,9 +135,11 @@ export class Session implements HubMember {
     const { d, o } = this
     d.hub.trackUser(this)
     // a per-room socket needs no room list (the upgrade read its room); the user's profile is cached briefly
-    const [user, seqs, active] = await Promise.all([
+    const followsSpaces = o.onlyRoom === null && o.autoSubscribe
+    const [user, seqs, audiences, active] = await Promise.all([
       d.users.profileForSocket(this.userId),
       o.onlyRoom === null ? d.rooms.roomSeqs(this.userId) : null,
+      d.rooms.audiences(this.userId),
       // a token outlives its login by up to ACCESS_TTL: a socket of a login already logged out does not start
       // (one logged out from here on is closed by onRevoke: the hub follows the user since trackUser above)
       this.sid === null ? true : d.users.loginActive(this.sid),
@@ -157,15 +163,12 @@ export class Session implements HubMember {
     const rooms = listed.map((r) => ({ id: r.id, last_seq: following.has(r.id) ? d.hub.deliveredSeq(r.id) : r.last_seq }))
     this.send({ type: 'ready', user: { ...user, online: true }, rooms, session_id: this.sessionId, expires_at: this.expiresIso })
     if (this.live) {
-      if (o.onlyRoom === null) this.ws.subscribe(`user:${this.userId}`)
-      for (const id of following) this.ws.subscribe(`room:${id}`)
+      if (o.onlyRoom === null) this.ws.subscribe(userTopic(this.userId))
+      for (const id of following) this.ws.subscribe(roomTopic(id))
+      if (followsSpaces) for (const id of audiences.spaces) this.followSpace(id)
     }
     for (const r of follow) if (!following.has(r.id)) this.dropRoom(r.id)
-    if (await d.presence.connect(this.userId)) {
-      for (const r of seqs ?? (await d.rooms.roomSeqs(this.userId))) {
-        d.events.toRoom(r.id, { type: 'presence', user_id: user.id, nickname: user.nickname, status: 'online', last_seen: null })
-      }
-    }
+    if (await d.presence.connect(this.userId)) this.announcePresence(audiences, { type: 'presence', user_id: user.id, nickname: user.nickname, status: 'online', last_seen: null })
     if (o.onlyRoom !== null && o.afterSeq !== null) await this.subscribeRoom(o.onlyRoom, o.afterSeq, true)
   }
 
@@ -257,7 +260,7 @@ export class Session implements HubMember {
    */
   private async subscribeRoom(roomId: number, afterSeq: number | null, announce: boolean): Promise<void> {
     const { hub } = this.d
-    const topic = `room:${roomId}`
+    const topic = roomTopic(roomId)
     const gen = ++this.gen
     this.rooms.set(roomId, gen)
     this.ws.unsubscribe(topic)
@@ -314,12 +317,12 @@ export class Session implements HubMember {
     })
     if (this.closed) {
       // the socket is gone: everyone on every node
-      this.d.bus.publish(`room:${roomId}`, frame)
+      this.d.bus.publish(roomTopic(roomId), frame)
       return
     }
     // everyone but this socket: Bun's ws.publish skips the publisher; other nodes via the bus
-    this.ws.publish(`room:${roomId}`, frame)
-    this.d.bus.publish(`room:${roomId}`, frame, { remoteOnly: true })
+    this.ws.publish(roomTopic(roomId), frame)
+    this.d.bus.publish(roomTopic(roomId), frame, { remoteOnly: true })
   }
 
   private stopTyping(roomId: number) {
@@ -332,8 +335,32 @@ export class Session implements HubMember {
 
   private dropRoom(roomId: number) {
     if (!this.rooms.delete(roomId)) return
-    this.ws.unsubscribe(`room:${roomId}`)
+    this.ws.unsubscribe(roomTopic(roomId))
     this.d.hub.untrackRoom(roomId, this)
+  }
+
+  private followSpace(spaceId: number) {
+    if (this.spaces.has(spaceId)) return
+    this.spaces.add(spaceId)
+    this.ws.subscribe(spaceTopic(spaceId))
+    this.d.hub.trackSpace(spaceId, this)
+  }
+
+  /** Presence to the user's rooms one by one and to each of their spaces once (not once per channel). */
+  private announcePresence(to: { rooms: number[]; spaces: number[] }, frame: ServerFrameOf<'presence'>) {
+    for (const id of to.rooms) this.d.events.toRoom(id, frame)
+    for (const id of to.spaces) this.d.events.toSpace(id, frame)
+  }
+
+  onJoinSpace(spaceId: number) {
+    if (!this.live || !this.o.autoSubscribe || this.o.onlyRoom !== null || this.closed) return
+    this.followSpace(spaceId)
+  }
+
+  onLeaveSpace(spaceId: number) {
+    if (!this.spaces.delete(spaceId)) return
+    this.ws.unsubscribe(spaceTopic(spaceId))
+    this.d.hub.untrackSpace(spaceId, this)
   }
 
   onJoin(roomId: number) {
@@ -405,8 +432,9 @@ export class Session implements HubMember {
   private markSlow() {
     if (this.slowSince !== null || this.closed || this.closing) return
     this.slowSince = Date.now()
-    for (const roomId of this.rooms.keys()) this.ws.unsubscribe(`room:${roomId}`)
-    if (this.o.onlyRoom === null) this.ws.unsubscribe(`user:${this.userId}`)
+    for (const roomId of this.rooms.keys()) this.ws.unsubscribe(roomTopic(roomId))
+    for (const spaceId of this.spaces) this.ws.unsubscribe(spaceTopic(spaceId))
+    if (this.o.onlyRoom === null) this.ws.unsubscribe(userTopic(this.userId))
     this.hooks.onSlow()
   }
 
@@ -429,17 +457,19 @@ export class Session implements HubMember {
       this.rooms.delete(roomId)
       d.hub.untrackRoom(roomId, this)
     }
+    for (const spaceId of [...this.spaces]) {
+      this.spaces.delete(spaceId)
+      d.hub.untrackSpace(spaceId, this)
+    }
     d.hub.untrackUser(this)
     if (!this.user) return
     if (await d.presence.disconnect(this.userId)) {
       const at = new Date()
       await d.users.touchLastSeen(this.userId, at).catch(() => {})
-      const seqs = await d.rooms.roomSeqs(this.userId).catch(() => [])
-      for (const r of seqs) {
-        d.events.toRoom(r.id, {
-          type: 'presence', user_id: this.userId, nickname: this.user.nickname, status: 'offline', last_seen: at.toISOString(),
-        })
-      }
+      const audiences = await d.rooms.audiences(this.userId).catch(() => ({ rooms: [], spaces: [] }))
+      this.announcePresence(audiences, {
+        type: 'presence', user_id: this.userId, nickname: this.user.nickname, status: 'offline', last_seen: at.toISOString(),
+      })
     }
   }
 }

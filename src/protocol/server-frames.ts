@@ -49,7 +49,12 @@ export const ServerFrames = {
   'room.updated': f('room.updated', { room: Room }),
   'room.deleted': f('room.deleted', { room_id: Int }),
   ack: f('ack', { client_msg_id: Nullable(Type.String()), message: Message }),
-  error: f('error', { code: Type.String(), detail: Type.String(), client_msg_id: Type.Optional(Type.String()) }),
+  error: f('error', {
+    code: Type.String(),
+    detail: Type.String(),
+    client_msg_id: Type.Optional(Nullable(Type.String())),
+    room_id: Type.Optional(Int),
+  }),
   subscribed: f('subscribed', { room_id: Int, last_seq: Int }),
   unsubscribed: f('unsubscribed', { room_id: Int }),
   resync_required: f('resync_required', { room_id: Int, last_seq: Int }),

@@ -174,6 +174,21 @@ export function createRoomsService({ database, users: usersService, events, maxR
       return { rooms: result, next_cursor: next }
     },
 
+    /**
+     * Where the user's presence is announced: their group and direct rooms one
+     * by one, and each of their spaces once (its members hear it on the space
+     * topic, not once per channel).
+     */
+    async audiences(userId: number): Promise<{ rooms: number[]; spaces: number[] }> {
+      const [roomRows, spaceRows] = await Promise.all([
+        database.rows<{ id: number }>(
+          sql`select rm.room_id as id from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = ${userId}`,
+        ),
+        database.rows<{ id: number }>(sql`select space_id as id from space_members where user_id = ${userId}`),
+      ])
+      return { rooms: roomRows.map((r) => Number(r.id)), spaces: spaceRows.map((r) => Number(r.id)) }
+    },
+
     /** Rooms of the user with their last_seq, for the socket's `ready` frame. */
     async roomSeqs(userId: number): Promise<{ id: number; last_seq: number }[]> {
       return database.rows<{ id: number; last_seq: number }>(
