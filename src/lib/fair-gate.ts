@@ -30,9 +30,10 @@ export function createFairGate(o: FairGateOptions) {
   const perKey = o.maxQueuedPerKey ?? o.maxQueued
   /** waiting starts, per key; Map order is the round-robin order */
   const queues = new Map<string, (() => void)[]>()
-  const stats = { running: 0, queued: 0, peakRunning: 0, peakQueued: 0, rejected: 0 }
+  const stats = { running: 0, queued: 0, peakRunning: 0, peakQueued: 0, started: 0, rejected: 0 }
 
   function start() {
+    stats.started++
     stats.running++
     if (stats.running > stats.peakRunning) stats.peakRunning = stats.running
   }
