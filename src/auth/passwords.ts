@@ -38,7 +38,7 @@ export function createPasswordHasher(o: PasswordHasherOptions = {}) {
   const gate = createFairGate({
     concurrency: o.concurrency ?? Math.max(1, availableParallelism()),
     maxQueued: o.maxQueued ?? 512,
-    maxQueuedPerKey: o.maxQueuedPerClient ?? 64,
+    maxQueuedPerKey: o.maxQueuedPerClient ?? 256,
   })
 
   async function gated<T>(client: string, job: () => Promise<T>): Promise<T> {
