@@ -1,6 +1,5 @@
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
-import { openapi } from '@elysiajs/openapi'
 import { createAccessTokens } from './auth/tokens'
 import { createGatewayAuthenticator, createJwtAuthenticator, type Authenticator } from './auth/authenticator'
 import type { Bus } from './bus/bus'
@@ -21,13 +20,16 @@ import { createFilesService } from './chat/files'
 import { createDiskStorage } from './files/storage.disk'
 import { createS3Storage } from './files/storage.s3'
 import { fileRoutes } from './http/files'
+import { corsPlugin } from './http/cors'
+import { docsRoutes } from './http/docs'
+import { assignRequestId, requestLog } from './http/request-id'
 import { webRoutes } from './http/web'
 import { join } from 'node:path'
 import { createReactionsService, withReactions } from './chat/reactions'
 import { createSearch } from './chat/search'
 import { createSettingsService } from './chat/settings'
 import { featureRoutes } from './http/features'
-import type { Config } from './config'
+import { corsOrigins, type Config } from './config'
 import { openDatabase } from './db/client'
 import { createMessageWriter } from './db/writer'
 import { createGateway, type SocketData } from './gateway/gateway'
@@ -187,14 +189,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   const app = new Elysia({ normalize: 'typebox' })
     .use(errorPlugin(log))
     .use(body.plugin)
-    .use(openapi({
-      path: '/docs',
-      documentation: {
-        info: { title: 'Chat server API', version: '1', description: 'REST routes of the chat server; the WebSocket protocol is in API.md.' },
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-        security: [{ bearer: [] }],
-      },
-    }))
+    .use(corsPlugin(corsOrigins(config.CORS_ORIGINS)))
+    .use(docsRoutes())
     .use(await webRoutes())
     .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
     // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
@@ -206,20 +202,36 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     .use(featureRoutes({ rooms, settings, reactions, search, auth, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
   body.index(app)
 
-  /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
+  const accessLog = config.LOG_LEVEL === 'debug'
+
+  /** Every HTTP request: a request id, then WebSocket upgrade, size check, the Elysia app; an access line at debug. */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
+    const started = accessLog ? performance.now() : 0
+    const reqId = assignRequestId(req)
+    let res: Response | undefined
     try {
       clientIp.remember(req, server.requestIP(req)?.address)
       if (headerBytes(req) > MAX_HEADER_BYTES) {
         throw new AppError('headers_too_large', `The request line and headers are larger than ${MAX_HEADER_BYTES} bytes.`)
       }
       const up = await gateway.upgrade(req, server)
-      if (up === 'upgraded') return undefined
-      if (up) return up
-      return await app.handle(req)
+      if (up !== 'upgraded') res = up ?? (await app.handle(req))
     } catch (err) {
-      return errorResponse(err, 'UNKNOWN', log)
+      res = errorResponse(err, 'UNKNOWN', requestLog(log, req))
     }
+    if (res) {
+      try {
+        res.headers.set('x-request-id', reqId)
+      } catch {} // a response with immutable headers keeps them
+    }
+    if (accessLog) {
+      const url = new URL(req.url)
+      log.debug('request', {
+        req_id: reqId, method: req.method, path: url.pathname + url.search, status: res?.status ?? 101,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      })
+    }
+    return res
   }
 
   let server: Server<SocketData> | null = null

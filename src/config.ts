@@ -52,6 +52,7 @@ export const ConfigSchema = Type.Object({
   WS_BACKPRESSURE_BYTES: Int(1024, 1024 * 1024 * 1024, 'a socket whose send buffer passes this is closed with 1013'),
   RETENTION_SWEEP_MS: Int(1000, 86_400_000, 'how often expired messages (retention_days) are deleted, ms'),
   SHUTDOWN_GRACE_MS: Int(100, 60_000, 'drain time limit on SIGTERM, ms'),
+  CORS_ORIGINS: Str('origins allowed to call the API from a browser, comma-separated (https://app.example.com); * = any; empty = same origin only'),
   MIGRATE: Int(0, 1, 'apply the migrations in drizzle/ at start (0: a separate `bun run db:migrate` does it)'),
 })
 
@@ -91,6 +92,7 @@ const defaults: Record<string, string> = {
   RETENTION_SWEEP_MS: '60000',
   SHUTDOWN_GRACE_MS: '8000',
   MIGRATE: '1',
+  CORS_ORIGINS: '',
 }
 
 export class ConfigError extends Error {}
@@ -119,6 +121,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (redis && !/^rediss?:\/\//.test(redis)) {
     throw new ConfigError(`REDIS_URL: must start with redis:// or rediss:// (got ${JSON.stringify(redis)})`)
   }
+  for (const origin of corsOrigins(out.CORS_ORIGINS as string)) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`CORS_ORIGINS: ${JSON.stringify(origin)} is not * or an origin such as https://app.example.com`)
+    }
+  }
   let jwtSecretGenerated = false
   if (!out.JWT_SECRET) {
     if (out.NODE_ENV === 'production') throw new ConfigError('JWT_SECRET: required when NODE_ENV=production')
@@ -129,6 +136,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('GATEWAY_SECRET: required when AUTH_MODE=gateway')
   }
   return { ...(out as Static<typeof ConfigSchema>), jwtSecretGenerated }
+}
+
+/** The entries of CORS_ORIGINS. */
+export function corsOrigins(value: string): string[] {
+  return value.split(',').map((o) => o.trim()).filter((o) => o !== '')
 }
 
 /** Where `bun run dev` keeps the development JWT secret it generated. */

@@ -3,7 +3,7 @@ import { SignJWT } from 'jose'
 import { expectError, expectStatus, expectUser } from './contract'
 import { register, startServer, type TestServer, type TestUser } from './helpers'
 
-setDefaultTimeout(30_000)
+setDefaultTimeout(60_000)
 
 let s: TestServer
 let alice: TestUser

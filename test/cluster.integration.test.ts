@@ -1,9 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import {
   freshPostgres, groupRoom, openWs, PG_URL, REDIS_URL, register, spawnNode, startServer, TestSocket, until,
   type Frame, type NodeProcess, type TestServer, type TestUser,
 } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** Several nodes on one Postgres and one Redis: runs when both are given. */
 const enabled = !!(PG_URL && REDIS_URL)

@@ -105,6 +105,8 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'not a url'],
     ['REDIS_URL', 'http://x'],
     ['AUTH_MODE', 'magic'],
+    ['CORS_ORIGINS', 'app.example.com'],
+    ['CORS_ORIGINS', 'https://a.example/path'],
   ]
   for (const [name, value] of bad) {
     test(`${name}=${value} → ConfigError naming ${name}, on one line`, () => {

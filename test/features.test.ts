@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { rm } from 'node:fs/promises'
 import { sql } from 'drizzle-orm'
 import { sanitizeName } from '../src/chat/files'
 import { groupRoom, openWs, register, startServer, TestSocket, until, type TestServer, type TestUser } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** A real 1×1 PNG. */
 const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
@@ -252,7 +255,25 @@ describe('operations', () => {
     expect(ui.headers.get('content-type')).toContain('text/html')
     const doc = (await (await fetch(`${s.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> }
     expect(doc.openapi).toStartWith('3.')
-    for (const p of ['/v1/auth/register', '/v1/rooms/{id}/messages', '/v1/rooms/{id}/search', '/v1/files/{id}']) expect(doc.paths[p]).toBeDefined()
+    for (const p of ['/v1/auth/register', '/v1/rooms/{id}/messages', '/v1/rooms/{id}/search', '/v1/files/{id}', '/v1/rooms']) expect(doc.paths[p]).toBeDefined()
+    // no trailing-slash twins, and the UI's own assets are not API routes
+    expect(Object.keys(doc.paths).filter((p) => p.length > 1 && p.endsWith('/'))).toEqual([])
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs'))).toEqual([])
+  })
+
+  test('/docs works offline: every script and stylesheet it loads comes from this server', async () => {
+    const html = await (await fetch(`${s.url}/docs`)).text()
+    const refs = [...html.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    expect(refs.length).toBeGreaterThanOrEqual(2)
+    for (const ref of refs) {
+      expect(ref).toStartWith('/') // same origin: no CDN
+      expect(ref).not.toStartWith('//')
+      const r = await fetch(`${s.url}${ref}`)
+      expect(r.status).toBe(200)
+      expect((await r.arrayBuffer()).byteLength).toBeGreaterThan(10_000)
+    }
+    expect((await fetch(`${s.url}/docs/assets/..%2Fpackage.json`)).status).toBe(404)
+    expect((await fetch(`${s.url}/docs/assets/index.html`)).status).toBe(404)
   })
 
   test('/metrics is Prometheus text with the node’s figures', async () => {
@@ -273,5 +294,38 @@ describe('web page', () => {
     const html = await r.text()
     expect(html).toContain('<form id="login">')
     expect(html).toContain('/v1/ws?token=')
+  })
+})
+
+describe('CORS (CORS_ORIGINS)', () => {
+  let c: TestServer
+  beforeAll(async () => {
+    c = await startServer({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' })
+  })
+  afterAll(() => c.close())
+
+  test('a preflight from a listed origin is allowed, with the headers the API needs', async () => {
+    const r = await fetch(`${c.url}/v1/rooms`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    })
+    expect(r.status).toBe(204)
+    expect(r.headers.get('access-control-allow-origin')).toBe('https://app.example.com')
+    expect(r.headers.get('access-control-allow-methods')).toContain('POST')
+    expect(r.headers.get('access-control-allow-headers')).toContain('authorization')
+    expect(r.headers.get('access-control-allow-credentials')).toBeNull()
+  })
+
+  test('a real request from a listed origin carries allow-origin; another origin gets none', async () => {
+    const ok = await fetch(`${c.url}/healthz`, { headers: { origin: 'http://localhost:5173' } })
+    expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
+    expect(ok.headers.get('access-control-expose-headers')).toContain('retry-after')
+    const other = await fetch(`${c.url}/v1/rooms`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+    expect(other.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
+  test('unset: same origin only', async () => {
+    const r = await fetch(`${s.url}/v1/rooms`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } })
+    expect(r.headers.get('access-control-allow-origin')).toBeNull()
   })
 })

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { gatewaySignature } from '../src/auth/authenticator'
 import { startServer, TestSocket, type TestServer } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 const SECRET = 'gateway-test-secret'
 let s: TestServer

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { expectError } from './contract'
 import { api, freshPostgres, groupRoom, PG_URL, REDIS_URL, register, startServer, until, type TestServer } from './helpers'
+
+// per file: Bun applies no preload's default timeout to this file's hooks, and they start servers
+setDefaultTimeout(60_000)
 
 const enabled = !!(PG_URL && REDIS_URL)
 

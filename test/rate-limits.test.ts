@@ -1,9 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import http from 'node:http'
 import { availableParallelism } from 'node:os'
 import { ConfigError, loadConfig } from '../src/config'
 import { expectError } from './contract'
 import { REDIS_URL, startServer, type ApiResponse, type TestServer } from './helpers'
+
+// per file: Bun applies no preload's default timeout to this file's hooks, and they start servers
+setDefaultTimeout(60_000)
 
 /** Runs every server of this file on Redis too when TEST_REDIS_URL is set (counters then live there). */
 const redisEnv = (): Record<string, string> => (REDIS_URL ? { REDIS_URL, REDIS_PREFIX: `rl${Math.random().toString(36).slice(2, 8)}:` } : {})

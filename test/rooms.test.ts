@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { expectError, expectRoom, expectStatus, expectUser, ISO } from './contract'
 import { groupRoom, openWs, register, startServer, type TestServer, type TestSocket, type TestUser } from './helpers'
 
-setDefaultTimeout(30_000)
+setDefaultTimeout(60_000)
 
 let s: TestServer
 let alice: TestUser
@@ -552,7 +552,7 @@ describe('POST /v1/rooms/:id/join', () => {
     expectError(await join(r.body.id, joiner), 422, 'room_full')
     expect((await getRoom(r.body.id, owner)).body.member_count).toBe(100)
     expect(await memberIds(r.body.id, owner)).toHaveLength(100)
-    expectError(await getRoom(r.body.id, joiner).then((x) => members(r.body.id, joiner)), 403, 'not_member')
+    expectError(await getRoom(r.body.id, joiner).then(() => members(r.body.id, joiner)), 403, 'not_member')
     // already a member: 200 even when full
     const again = await join(r.body.id, pool[5]!)
     expectStatus(again, 200)

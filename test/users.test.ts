@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { expectError, expectStatus, expectUser, ISO } from './contract'
 import { openWs, register, startServer, until, type TestServer, type TestUser } from './helpers'
 
-setDefaultTimeout(30_000)
+setDefaultTimeout(60_000)
 
 let s: TestServer
 let alice: TestUser

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { openDatabase, type Database } from '../src/db/client'
@@ -7,6 +7,9 @@ import { createMessageWriter, type WriteRequest, type WriterOptions } from '../s
 import { AppError } from '../src/lib/errors'
 import { silentLogger } from '../src/lib/logger'
 import { backend, PG_URL, testDatabase } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 let database: Database
 let drop: () => Promise<void>

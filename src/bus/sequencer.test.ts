@@ -1,5 +1,8 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { RoomSequencer, type SeqFrame } from './sequencer'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** A sequencer whose database holds `stored` and whose emits are recorded. */
 function make(stored: SeqFrame[] = [], waitMs = 20) {

@@ -1,6 +1,6 @@
-import { and, eq, sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { messages, roomMembers, rooms, searchIndex } from '../db/schema'
+import { messages, rooms, searchIndex } from '../db/schema'
 import type { MessageWriter, WriteResult } from '../db/writer'
 import { AppError, forbidden, notFound, validation } from '../lib/errors'
 import type { SeqFrame } from '../bus/sequencer'
@@ -10,6 +10,7 @@ import type { MessageRateLimiter } from './rate-limit'
 import type { FilesService } from './files'
 import type { AttachmentRow } from '../db/schema'
 import { withReactions } from './reactions'
+import { authorize } from './policy'
 import type { RoomsService } from './rooms'
 import { codePoints, hasBadChars } from '../lib/text'
 import type { EditMessage, MarkRead, SendMessage, UploadFields } from '../protocol/payloads'
@@ -146,16 +147,14 @@ export function createMessagesService(d: MessagesDeps) {
         await tx.update(searchIndex).set({ content: text }).where(eq(searchIndex.messageId, messageId))
       })
       const [forAll] = await withReactions(database, [view(await messageRow(roomId, messageId))], null)
-      events.toRoom(roomId, { type: 'message.updated', message: forAll })
+      events.toRoom(roomId, { type: 'message.updated', message: forAll! })
       return (await withReactions(database, [{ ...forAll! }], userId))[0]!
     },
 
     async remove(roomId: number, userId: number, messageId: number): Promise<void> {
-      const { member } = await d.rooms.requireMember(roomId, userId)
+      const { room, member } = await d.rooms.requireMember(roomId, userId)
       const row = await messageRow(roomId, messageId)
-      if (row.sender_id !== userId && member.role === 'member') {
-        throw forbidden('Only the author or an owner/admin of the room may delete a message.')
-      }
+      if (row.sender_id !== userId) authorize('message.moderate', member, room.type)
       if (row.deleted_at) return
       await db.transaction(async (tx) => {
         await tx.update(messages).set({ deletedAt: new Date(), content: '', attachment: null }).where(eq(messages.id, messageId))

@@ -118,8 +118,7 @@ export const messages = pgTable(
 )
 
 /**
- * The search copy of message text, with the trigram index (migration
- * 0001). Kept out of `messages` so that computing trigrams is not on the
+ * The search copy of message text, with the trigram index. Kept out of `messages` so that computing trigrams is not on the
  * commit path: the writer queues ids in `search_queue` in its transaction
  * and the indexer moves them here (see chat/search.ts).
  */
@@ -130,7 +129,11 @@ export const searchIndex = pgTable(
     roomId: id('room_id').notNull(),
     content: text('content').notNull(),
   },
-  (t) => [index('search_index_room_idx').on(t.roomId, t.messageId)],
+  (t) => [
+    index('search_index_room_idx').on(t.roomId, t.messageId),
+    // substring search for Korean and English; the pg_trgm extension is created by migration 0001
+    index('search_index_content_trgm_idx').using('gin', sql`${t.content} gin_trgm_ops`),
+  ],
 )
 
 /** Messages committed but not yet in search_index (a transactional outbox; no index, drained whole). */

@@ -3,6 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 
 import { Id as RoomId, Seq as SeqNo } from './fields'
 import { MarkRead, SendMessage } from './payloads'
+import { jsonTooDeep, MAX_JSON_DEPTH, quoteValue } from '../lib/text'
 
 // a frame's `type` names the frame; the message type (always text here) stays a REST field
 const { type: _messageType, ...sendFields } = SendMessage.properties
@@ -31,6 +32,7 @@ export type ParsedFrame =
 /** Parses and validates one text frame, once. */
 export function parseClientFrame(text: string): ParsedFrame {
   let value: unknown
+  if (jsonTooDeep(text)) return { ok: false, code: 'bad_request', detail: `The frame nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.` }
   try {
     value = JSON.parse(text)
   } catch {
@@ -41,7 +43,7 @@ export function parseClientFrame(text: string): ParsedFrame {
   }
   const type = (value as { type?: unknown }).type
   if (typeof type !== 'string' || !Object.hasOwn(checks, type)) {
-    return { ok: false, code: 'bad_request', detail: `Unknown frame type ${JSON.stringify(type ?? null)}.` }
+    return { ok: false, code: 'bad_request', detail: `Unknown frame type ${quoteValue(type ?? null)}.` }
   }
   const check = checks[type as ClientFrameType]
   if (!check.Check(value)) {
