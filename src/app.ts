@@ -8,7 +8,9 @@ import { createRedisBus } from './bus/bus.redis'
 import { createEvents } from './chat/events'
 import { createMessagesService } from './chat/messages'
 import { createRateLimiter } from './chat/rate-limit'
+import { createRoomPurger } from './chat/purge'
 import { createRoomsService } from './chat/rooms'
+import { createSpacesService } from './chat/spaces'
 import { createUsersService } from './chat/users'
 import { createPasswordHasher } from './auth/passwords'
 import { createAuthLimits } from './limits/auth-limits'
@@ -39,6 +41,7 @@ import { bodyParser } from './http/body'
 import { errorPlugin, errorResponse } from './http/errors'
 import { messageRoutes } from './http/messages'
 import { opsRoutes } from './http/ops'
+import { spaceRoutes } from './http/spaces'
 import { roomRoutes } from './http/rooms'
 import { userRoutes } from './http/users'
 import { AppError } from './lib/errors'
@@ -113,7 +116,12 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   /** Every message leaves the server through this: attachment URLs signed. */
   const view = (r: MessageRow) => toMessage(r, (a) => files.url(a))
   const users = createUsersService({ database, tokens, presence, refreshTtl: config.REFRESH_TTL, passwords, authLimits })
-  const rooms = createRoomsService({ database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl: (a) => files.url(a) })
+  const purger = createRoomPurger({ database, files, log })
+  const purgeSoon = () => void purger.kick().catch((err) => log.warn('room purge failed', { error: err }))
+  const rooms = createRoomsService({
+    database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl: (a) => files.url(a), purgeSoon,
+  })
+  const spaces = createSpacesService({ database, users, rooms, events, maxSpaceMembers: config.MAX_SPACE_MEMBERS, purgeSoon })
   const messages = createMessagesService({
     database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES, limiters), maxMessageChars: config.MAX_MESSAGE_CHARS,
     attachmentUrl: (a) => files.url(a), files,
@@ -133,6 +141,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   // retention: every node sweeps; a second delete of the same rows finds nothing
   const retentionTimer = setInterval(() => {
     settings.sweepRetention().catch((err) => log.warn('retention sweep failed', { error: err }))
+    // rooms deleted by a node that stopped before their purge finished
+    purgeSoon()
   }, config.RETENTION_SWEEP_MS)
   // trigrams are computed here, off the commit path; searches also read the queue, so nothing waits for this
   let indexing = false
@@ -176,6 +186,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
           value: () => (writer.stats.batches ? writer.stats.flushMsTotal / writer.stats.batches : 0),
         },
         { name: 'chat_writer_errors_total', help: 'failed batch attempts', type: 'counter', value: () => writer.stats.errors },
+        { name: 'chat_writer_refused_total', help: 'messages the database refused alone (422)', type: 'counter', value: () => writer.stats.refused },
+        { name: 'chat_writer_up', help: '1 while the writer accepts messages, 0 while the database is down', type: 'gauge', value: () => (writer.healthy ? 1 : 0) },
         { name: 'chat_relay_received_total', help: 'events received from other nodes', type: 'counter', value: () => bus.relayStats.received },
         { name: 'chat_relay_lag_ms_avg', help: 'mean publish → receive lag of relayed events, ms', type: 'gauge', value: () => bus.relayStats.lagMsAvg },
         { name: 'chat_uptime_seconds', help: 'seconds since start', type: 'gauge', value: () => (Date.now() - started) / 1000 },
@@ -192,11 +204,17 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     .use(corsPlugin(corsOrigins(config.CORS_ORIGINS)))
     .use(docsRoutes())
     .use(await webRoutes())
-    .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
+    .use(opsRoutes({ draining: () => draining, metrics, ready: async () => {
+      // down = a connection error outlived the writer's retries: messages are refused until its ping succeeds
+      if (!writer.healthy) throw new Error('the database is down (the message writer is refusing messages)')
+      await database.ping()
+      await bus.ping()
+    } }))
     // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
     .use(auth.mode === 'jwt' ? authRoutes(users, clientIp) : new Elysia())
     .use(userRoutes(users, auth))
-    .use(roomRoutes(rooms, auth))
+    .use(roomRoutes(rooms, spaces, auth))
+    .use(spaceRoutes(spaces, auth))
     .use(messageRoutes(messages, auth))
     .use(fileRoutes({ files, messages, rooms, auth, maxUploadBytes: config.MAX_UPLOAD_BYTES }))
     .use(featureRoutes({ rooms, settings, reactions, search, auth, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
@@ -264,6 +282,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       gateway.stopAccepting()
       server?.stop(false)
       await writer.close()
+      await purger.settle()
       gateway.closeAll()
       hub.close()
       // let close frames flush before the listener goes

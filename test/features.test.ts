@@ -115,6 +115,28 @@ describe('attachments', () => {
   })
 })
 
+describe('deleting a room', () => {
+  test('answers at once; its messages, files and their bytes are purged in the background', async () => {
+    const r = await groupRoom(s.api, alice, [bob])
+    const png = new Blob([Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Uint8Array(64)])])
+    const up = await upload(alice, r.id, png, 'x.png')
+    expect(up.status).toBe(201)
+    for (let i = 0; i < 5; i++) expect((await s.api('POST', `/v1/rooms/${r.id}/messages`, { token: bob.token, body: { content: `m${i}` } })).status).toBe(201)
+    const [{ key }] = await s.chat.database.rows<{ key: string }>(sql`select storage_key as key from files where room_id = ${r.id}`) as [{ key: string }]
+    expect((await s.api('DELETE', `/v1/rooms/${r.id}`, { token: alice.token })).status).toBe(204)
+    expect((await s.api('GET', `/v1/rooms/${r.id}/messages`, { token: alice.token })).status).toBe(404)
+    const left = async () => {
+      const [row] = await s.chat.database.rows<{ m: number; f: number; p: number }>(sql`select
+        (select count(*)::int from messages where room_id = ${r.id}) as m,
+        (select count(*)::int from files where room_id = ${r.id}) as f,
+        (select count(*)::int from room_purges where room_id = ${r.id}) as p`)
+      return row!
+    }
+    await until(async () => { const l = await left(); return l.m + l.f + l.p === 0 }, 20_000, 'the purge')
+    expect(await Bun.file(`/tmp/chat-test-${process.pid}/uploads/${key}`).exists()).toBe(false)
+  })
+})
+
 describe('reactions', () => {
   test('a set of emoji per message with counts and me; pushed as message.updated', async () => {
     const sent = await s.api('POST', `/v1/rooms/${room.id}/messages`, { token: alice.token, body: { content: 'react to me' } })

@@ -6,9 +6,21 @@
  */
 export type EventMeta = {
   seq?: number
+  /** user topic: the user's sockets start following this room */
   join?: number
+  /** user topic: the user's sockets stop following this room */
   leave?: number
+  /** user topic: the user's sockets start following these rooms (a space's channels) */
+  joinRooms?: number[]
+  /** user topic: the user's sockets stop following these rooms */
+  leaveRooms?: number[]
+  /** user topic: the user's sockets start / stop following this space's own events */
+  joinSpace?: number
+  leaveSpace?: number
+  /** room topic: the room is gone; every socket drops it */
   closeRoom?: number
+  /** space topic: the space is gone; every socket drops it */
+  closeSpace?: number
   /** other nodes only: this node already delivered it (typing skips its sender) */
   remoteOnly?: boolean
 }

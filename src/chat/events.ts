@@ -1,11 +1,13 @@
 import type { Bus, EventMeta } from '../bus/bus'
 import type { ServerFrame } from '../protocol/server-frames'
-import { roomTopic, userTopic } from '../protocol/topics'
+import { roomTopic, spaceTopic, userTopic } from '../protocol/topics'
 
 /** Serializes an event once and publishes it on the bus. Only typed server frames go out. */
 export type Events = {
   toRoom(roomId: number, event: ServerFrame, meta?: EventMeta): void
   toUser(userId: number, event: ServerFrame, meta?: EventMeta): void
+  /** To the members of a space (their sockets follow `space:{id}`). */
+  toSpace(spaceId: number, event: ServerFrame, meta?: EventMeta): void
   /** A committed message to its room, from its JSON serialized once (the sender's ack reuses it). */
   messageCreated(roomId: number, seq: number, messageJson: string): void
 }
@@ -17,6 +19,7 @@ export function createEvents(bus: Bus): Events {
   return {
     toRoom: (roomId, event, meta) => bus.publish(roomTopic(roomId), JSON.stringify(event), meta),
     toUser: (userId, event, meta) => bus.publish(userTopic(userId), JSON.stringify(event), meta),
+    toSpace: (spaceId, event, meta) => bus.publish(spaceTopic(spaceId), JSON.stringify(event), meta),
     messageCreated: (roomId, seq, json) => bus.publish(roomTopic(roomId), messageCreatedFrame(json), { seq }),
   }
 }

@@ -168,7 +168,8 @@ export function createMessagesService(d: MessagesDeps) {
 
     /** Moves the caller's read mark forward (never back, never past the last message). */
     async read(roomId: number, userId: number, { seq }: MarkRead): Promise<{ last_read_seq: number; unread_count: number }> {
-      const { member } = await d.rooms.requireMember(roomId, userId)
+      const { room, member } = await d.rooms.requireMember(roomId, userId)
+      await d.rooms.ensureMarkRow(room, member)
       const [row] = await database.rows<{ last_read_seq: number; last_seq: number }>(
         sql`update room_members rm set last_read_seq = greatest(rm.last_read_seq, least(${seq}::int8, r.last_seq))
             from rooms r where r.id = rm.room_id and rm.room_id = ${roomId} and rm.user_id = ${userId}

@@ -2,13 +2,18 @@ import { forbidden } from '../lib/errors'
 import type { Role } from '../protocol/objects'
 
 /**
- * Who may do what in a room: one answer for every route and frame. Roles are
- * the room's (for a channel, the space's). A direct room has no owner powers.
+ * Who may do what in a room or a space: one answer for every route and frame.
+ * Roles are the room's (for a channel and the space itself, the space's). A
+ * direct room has no owner powers.
  */
 export type Action =
   /** rename, describe, change visibility */
   | 'room.update'
   | 'room.delete'
+  /** delete a channel of a space */
+  | 'channel.delete'
+  /** create channels and invites in a space */
+  | 'space.manage'
   | 'members.add'
   /** remove someone else (anyone may remove themselves) */
   | 'member.remove'
@@ -29,6 +34,8 @@ const rank: Record<Role, number> = { member: 0, admin: 1, owner: 2 }
 const reasons: Record<Action, string> = {
   'room.update': 'Only the owner or an admin may change the room.',
   'room.delete': 'Only the owner may delete the room.',
+  'channel.delete': 'Only the owner or an admin of the space may delete a channel.',
+  'space.manage': 'Only the owner or an admin of the space may do this.',
   'members.add': 'Only the owner or an admin may add members.',
   'member.remove': 'You cannot remove this member.',
   'member.role': 'Only the owner may change roles.',
@@ -42,12 +49,14 @@ const reasons: Record<Action, string> = {
  * need `target`: an admin acts only on plain members, the owner on anyone but
  * themselves.
  */
-export function can(action: Action, actor: Actor, roomType: 'direct' | 'group' | 'channel', target?: Target): boolean {
+export function can(action: Action, actor: Actor, roomType: 'direct' | 'group' | 'channel' | 'space', target?: Target): boolean {
   if (roomType === 'direct') return false
   const manager = rank[actor.role] >= rank.admin
   const outranks = (t: Target | undefined) => t !== undefined && (t.role === null || rank[actor.role] > rank[t.role])
   switch (action) {
     case 'room.update':
+    case 'channel.delete':
+    case 'space.manage':
     case 'members.add':
     case 'message.moderate':
     case 'settings.retention':
@@ -63,7 +72,7 @@ export function can(action: Action, actor: Actor, roomType: 'direct' | 'group' |
 }
 
 /** Throws 403 `forbidden` unless `can(...)`. */
-export function authorize(action: Action, actor: Actor, roomType: 'direct' | 'group' | 'channel', target?: Target): void {
+export function authorize(action: Action, actor: Actor, roomType: 'direct' | 'group' | 'channel' | 'space', target?: Target): void {
   if (!can(action, actor, roomType, target)) {
     throw forbidden(roomType === 'direct' ? 'A direct room has no owner or admin powers.' : reasons[action])
   }

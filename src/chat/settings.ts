@@ -26,6 +26,7 @@ export function createSettingsService(database: Database, roomsService: RoomsSer
         authorize('settings.retention', member, room.type)
         await db.update(rooms).set({ retentionDays: patch.retention_days, updatedAt: new Date() }).where(eq(rooms.id, roomId))
       }
+      await roomsService.ensureMarkRow(room, member)
       const own: Partial<typeof roomMembers.$inferInsert> = {}
       if (patch.notifications !== undefined) own.notifications = patch.notifications
       if (patch.read_receipts !== undefined) own.readReceipts = patch.read_receipts

@@ -102,6 +102,14 @@ export function createUsersService({ database, tokens, presence, refreshTtl, pas
   return {
     profiles,
 
+    /** Public profiles of `ids` (unknown ids left out), in no particular order. */
+    async byIds(ids: number[]): Promise<User[]> {
+      if (ids.length === 0) return []
+      const rows = await database.db.select().from(users)
+        .where(sql`${users.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`)
+      return profiles(rows)
+    },
+
     /** `client`: the caller's rate-limit key (src/http/client-ip.ts), here and in login and refresh. */
     async register(input: Register, client: string): Promise<Session> {
       await authLimits?.attempt(client)

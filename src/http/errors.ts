@@ -1,4 +1,5 @@
 import { Elysia, ValidationError } from 'elysia'
+import { classifyFailure, Failure } from '../db/writer/failure'
 import { AppError, type ErrorBody } from '../lib/errors'
 import type { Logger } from '../lib/logger'
 import { quoteValue } from '../lib/text'
@@ -24,6 +25,11 @@ export function errorResponse(error: unknown, code: string | number, log: Logger
   if (code === 'NOT_FOUND') return json(404, { detail: 'No such route.', code: 'not_found' })
   const status = (error as { status?: number })?.status
   if (status === 413) return json(413, { detail: 'The request body is too large.', code: 'too_large' })
+  // a read that met a database going away: the client may retry, as with the writer's `unavailable`
+  if (classifyFailure(error) === Failure.connection) {
+    log.warn('database unavailable', { error })
+    return json(503, { detail: 'The database is unavailable. Retry later.', code: 'unavailable' })
+  }
   log.error('unhandled error', { error })
   return json(500, { detail: 'Internal server error.', code: 'internal' })
 }

@@ -91,3 +91,32 @@ export const RoomSettings = Type.Object({
 /** Every error answer: REST bodies and the `error` frame's fields. */
 export const ErrorBody = Type.Object({ detail: Type.String(), code: Type.String() }, { $id: 'Error' })
 export type ErrorBody = Static<typeof ErrorBody>
+
+/** A Discord-style server: its channels are rooms of type `channel`. */
+export const Space = Type.Object({
+  id: Int,
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  icon_url: Nullable(Type.String()),
+  visibility: Visibility,
+  owner_id: Nullable(Int),
+  member_count: Int,
+  max_members: Int,
+  general_channel_id: Nullable(Int),
+  channels: Type.Array(Room),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}, { $id: 'Space' })
+export type Space = Static<typeof Space>
+
+export const SpaceMember = Type.Object({ user: User, role: Role, joined_at: Timestamp })
+export type SpaceMember = Static<typeof SpaceMember>
+
+export const Invite = Type.Object({ code: Type.String(), space_id: Int, expires_at: Timestamp, max_uses: Nullable(Int), uses: Int })
+export type Invite = Static<typeof Invite>
+
+export const Ban = Type.Object({ user_id: Int, reason: Nullable(Type.String()), banned_by: Nullable(Int), created_at: Timestamp })
+export type Ban = Static<typeof Ban>
+
+export const LeaveReason = Type.Union([Type.Literal('left'), Type.Literal('removed'), Type.Literal('banned')])
+export type LeaveReason = Static<typeof LeaveReason>

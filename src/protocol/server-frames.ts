@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Message, Role, Room, User } from './objects'
+import { LeaveReason, Message, Role, Room, Space, User } from './objects'
 
 /**
  * Server → client frames (docs/protocol.md), keyed on `type`. The gateway and
@@ -37,10 +37,15 @@ export const ServerFrames = {
     room_id: Int,
     user_id: Int,
     nickname: Type.String(),
-    reason: Type.Optional(Type.Union([Type.Literal('left'), Type.Literal('removed'), Type.Literal('banned')])),
+    reason: LeaveReason,
   }),
   'member.updated': f('member.updated', { room_id: Int, user_id: Int, role: Role }),
   'room.created': f('room.created', { room: Room }),
+  'space.updated': f('space.updated', { space: Space }),
+  'space.deleted': f('space.deleted', { space_id: Int }),
+  'space.member.joined': f('space.member.joined', { space_id: Int, user: User }),
+  'space.member.left': f('space.member.left', { space_id: Int, user_id: Int, reason: LeaveReason }),
+  'space.member.updated': f('space.member.updated', { space_id: Int, user_id: Int, role: Role }),
   'room.updated': f('room.updated', { room: Room }),
   'room.deleted': f('room.deleted', { room_id: Int }),
   ack: f('ack', { client_msg_id: Nullable(Type.String()), message: Message }),

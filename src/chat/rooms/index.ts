@@ -1,18 +1,19 @@
 import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../../db/client'
-import { messages, roomMembers, rooms } from '../../db/schema'
-import { notFound, notMember, validation } from '../../lib/errors'
+import { roomMembers, roomPurges, rooms, spaces } from '../../db/schema'
+import { conflict, forbidden, notFound, notMember, validation } from '../../lib/errors'
 import { cleanText, hasBadChars } from '../../lib/text'
-import type { Member, Role, Room } from '../../protocol/objects'
+import type { Ban, Member, Role, Room } from '../../protocol/objects'
 import type { CreateRoom, UpdateRoom } from '../../protocol/payloads'
 import type { Events } from '../events'
 import type { AttachmentUrl } from '../message-view'
 import { authorize } from '../policy'
 import type { UsersService } from '../users'
-import { createRoomMembers, roomFull, roomRow } from './members'
+import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
 
 export type { Member, Role, Room }
+export { userRoomIds }
 
 export type RoomsDeps = {
   database: Database
@@ -20,6 +21,8 @@ export type RoomsDeps = {
   events: Events
   maxRoomMembers: number
   attachmentUrl?: AttachmentUrl
+  /** starts deleting what deleted rooms left (messages, files) in the background */
+  purgeSoon: () => void
 }
 
 /** Where a page of the room list ends: the last room's activity time (µs, UTC) and id. */
@@ -45,7 +48,7 @@ export function decodeRoomCursor(cursor: string): RoomCursor {
 }
 
 /** Rooms: create, list, read, change, delete; membership is `members`, rights are `policy`. */
-export function createRoomsService({ database, users: usersService, events, maxRoomMembers, attachmentUrl }: RoomsDeps) {
+export function createRoomsService({ database, users: usersService, events, maxRoomMembers, attachmentUrl, purgeSoon }: RoomsDeps) {
   const { db } = database
   const roomViews = createRoomViews(database, attachmentUrl)
   const { views } = roomViews
@@ -59,8 +62,29 @@ export function createRoomsService({ database, users: usersService, events, maxR
     return (await views([row], marks))[0]!
   }
 
+  /** The room with `externalId` for a caller who tried to create it: 200 if public or a member, else 409. */
+  async function existingByExternalId(externalId: string, userId: number): Promise<Room> {
+    const [row] = await db.select().from(rooms).where(eq(rooms.externalId, externalId))
+    // deleted between the insert and this read: the caller may simply retry
+    if (!row) throw conflict('A room with this external_id was just deleted; try again.')
+    if (!(await visibleTo(row, userId))) throw conflict('Another room already has this external_id.')
+    return view(row, userId)
+  }
+
+  /** A room anyone may see (public group) or one the user is in. */
+  async function visibleTo(row: RoomRow, userId: number): Promise<boolean> {
+    return (row.type === 'group' && row.visibility === 'public') || (await membership(row.id, userId)) !== undefined
+  }
+
   return {
     requireMember,
+
+    /** The room with `externalId`, if public or the caller's; else 404 (GET /v1/rooms/lookup). */
+    async lookup(externalId: string, userId: number): Promise<Room> {
+      const [row] = await db.select().from(rooms).where(eq(rooms.externalId, cleanText('external_id', externalId, 1, 200)))
+      if (!row || !(await visibleTo(row, userId))) throw notFound('Room')
+      return view(row, userId)
+    },
     views,
 
     async isMember(roomId: number, userId: number): Promise<boolean> {
@@ -101,16 +125,19 @@ export function createRoomsService({ database, users: usersService, events, maxR
       if (others.length + 1 > maxRoomMembers) throw roomFull(maxRoomMembers)
       await usersService.requireAll(others)
       const row = await db.transaction(async (tx) => {
+        // external_id is unique: of N parallel creates one inserts, the others find its room
         const [made] = await tx.insert(rooms).values({
           type: 'group', name, description, visibility: input.visibility ?? 'private', externalId,
           createdBy: userId, maxMembers: maxRoomMembers, memberCount: others.length + 1,
-        }).returning()
+        }).onConflictDoNothing({ target: rooms.externalId, where: sql`${rooms.externalId} is not null` }).returning()
+        if (!made) return null
         await tx.insert(roomMembers).values([
-          { roomId: made!.id, userId, role: 'owner' as const },
-          ...others.map((id) => ({ roomId: made!.id, userId: id, role: 'member' as const })),
+          { roomId: made.id, userId, role: 'owner' as const },
+          ...others.map((id) => ({ roomId: made.id, userId: id, role: 'member' as const })),
         ])
-        return made!
+        return made
       })
+      if (!row) return { room: await existingByExternalId(externalId!, userId), created: false }
       const v = await roomViews.one(row, 0)
       for (const id of [userId, ...others]) events.toUser(id, { type: 'room.created', room: v }, { join: row.id })
       return { room: await view(row, userId), created: true }
@@ -121,9 +148,13 @@ export function createRoomsService({ database, users: usersService, events, maxR
       const after = opts.cursor === undefined ? null : decodeRoomCursor(opts.cursor)
       if (opts.externalId !== undefined && hasBadChars(opts.externalId)) throw validation('external_id: contains invalid characters.')
       const rows = await database.rows<{ room_id: number; last_read_seq: number; activity: string }>(
-        sql`select r.id as room_id, rm.last_read_seq, to_char(r.last_activity_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity
-            from room_members rm join rooms r on r.id = rm.room_id
-            where rm.user_id = ${userId}
+        sql`select r.id as room_id,
+              coalesce(rm.last_read_seq, case when sm.user_id is not null then ${channelStartMark(sql`r`, sql`sm`)} else 0 end) as last_read_seq,
+              to_char(r.last_activity_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as activity
+            from rooms r
+            left join room_members rm on rm.room_id = r.id and rm.user_id = ${userId}
+            left join space_members sm on sm.space_id = r.space_id and sm.user_id = ${userId}
+            where r.id in ${userRoomIds(userId)}
             ${opts.externalId !== undefined ? sql`and r.external_id = ${opts.externalId}` : sql``}
             ${after ? sql`and (r.last_activity_at, r.id) < (${after.t}::timestamptz, ${after.id})` : sql``}
             order by r.last_activity_at desc, r.id desc
@@ -135,7 +166,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
         .where(sql`${rooms.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`)
       const byId = new Map(full.map((r) => [r.id, r]))
       const ordered = ids.map((id) => byId.get(id)).filter((r): r is RoomRow => r !== undefined)
-      const result = await views(ordered, new Map(page.map((r) => [r.room_id, r.last_read_seq])))
+      const result = await views(ordered, new Map(page.map((r) => [r.room_id, Number(r.last_read_seq)])))
       const last = page[page.length - 1]
       const next = rows.length > opts.limit && last
         ? Buffer.from(JSON.stringify({ t: last.activity, id: last.room_id })).toString('base64url')
@@ -146,14 +177,13 @@ export function createRoomsService({ database, users: usersService, events, maxR
     /** Rooms of the user with their last_seq, for the socket's `ready` frame. */
     async roomSeqs(userId: number): Promise<{ id: number; last_seq: number }[]> {
       return database.rows<{ id: number; last_seq: number }>(
-        sql`select r.id, r.last_seq from room_members rm join rooms r on r.id = rm.room_id where rm.user_id = ${userId} order by r.id`,
+        sql`select r.id, r.last_seq from rooms r where r.id in ${userRoomIds(userId)} order by r.id`,
       )
     },
 
     async get(roomId: number, userId: number): Promise<Room> {
       const row = await roomRow(database, roomId)
-      const m = await membership(roomId, userId)
-      if (!m && !(row.type === 'group' && row.visibility === 'public')) throw notMember()
+      if (!(await visibleTo(row, userId))) throw notMember()
       return view(row, userId)
     },
 
@@ -174,14 +204,22 @@ export function createRoomsService({ database, users: usersService, events, maxR
 
     async remove(roomId: number, userId: number): Promise<void> {
       const { room, member } = await requireMember(roomId, userId)
-      authorize('room.delete', member, room.type)
-      const memberIds = (await db.select({ id: roomMembers.userId }).from(roomMembers).where(eq(roomMembers.roomId, roomId)))
+      if (room.type === 'channel') {
+        authorize('channel.delete', member, room.type)
+        const [space] = await db.select({ general: spaces.generalRoomId }).from(spaces).where(eq(spaces.id, room.spaceId!))
+        if (space?.general === roomId) throw forbidden('The general channel cannot be deleted.')
+      } else {
+        authorize('room.delete', member, room.type)
+      }
+      // a channel's audience follows it through the space; the room's own members are told one by one
+      const memberIds = room.type === 'channel' ? [] : (await db.select({ id: roomMembers.userId }).from(roomMembers).where(eq(roomMembers.roomId, roomId)))
         .map((m) => m.id)
       await db.transaction(async (tx) => {
-        // messages carry no foreign key (the writer's hot path): they go with the room here
-        await tx.delete(messages).where(eq(messages.roomId, roomId))
+        // messages and files carry no foreign key (the writer's hot path): the purger deletes them in batches
+        await tx.insert(roomPurges).values({ roomId }).onConflictDoNothing()
         await tx.delete(rooms).where(eq(rooms.id, roomId))
       })
+      purgeSoon()
       for (const id of memberIds) events.toUser(id, { type: 'room.deleted', room_id: roomId }, { leave: roomId })
       events.toRoom(roomId, { type: 'room.deleted', room_id: roomId }, { closeRoom: roomId })
     },
@@ -193,6 +231,15 @@ export function createRoomsService({ database, users: usersService, events, maxR
       return view(await members.join(roomId, userId), userId)
     },
     leave: (roomId: number, userId: number): Promise<void> => members.leave(roomId, userId),
+    setRole: (roomId: number, actorId: number, targetId: number, role: Role): Promise<Member> => members.setRole(roomId, actorId, targetId, role),
+    ban: (roomId: number, actorId: number, targetId: number, reason: string | null): Promise<Ban> => members.ban(roomId, actorId, targetId, reason),
+    bans: (roomId: number, actorId: number): Promise<Ban[]> => members.bans(roomId, actorId),
+    unban: (roomId: number, actorId: number, targetId: number): Promise<void> => members.unban(roomId, actorId, targetId),
+    /** A channel member's read-mark row exists before it is written (read, settings). */
+    ensureMarkRow: members.ensureMarkRow,
+    /** The room's row (404 without it). */
+    row: (roomId: number): Promise<RoomRow> => roomRow(database, roomId),
+    one: roomViews.one,
   }
 }
 

@@ -23,11 +23,23 @@ export function createRoomViews(database: Database, attachmentUrl?: AttachmentUr
     return out
   }
 
+  /** member_count and max_members of the spaces of channels among `rows`. */
+  async function spaceAudience(rows: RoomRow[]): Promise<Map<number, { member_count: number; max_members: number }>> {
+    const ids = [...new Set(rows.flatMap((r) => (r.spaceId === null ? [] : [r.spaceId])))]
+    if (ids.length === 0) return new Map()
+    const got = await database.rows<{ id: number; member_count: number; max_members: number }>(
+      sql`select id, member_count, max_members from spaces where id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+    )
+    return new Map(got.map((g) => [Number(g.id), { member_count: Number(g.member_count), max_members: Number(g.max_members) }]))
+  }
+
   /** Room views for one caller; `readMarks` = the caller's last_read_seq per room (absent: not a member, unread 0). */
   async function views(rows: RoomRow[], readMarks: Map<number, number>): Promise<Room[]> {
-    const last = await lastMessages(rows)
+    const [last, audience] = await Promise.all([lastMessages(rows), spaceAudience(rows)])
     return rows.map((r) => {
       const mark = readMarks.get(r.id)
+      // a channel's members are its space's
+      const space = r.spaceId === null ? undefined : audience.get(r.spaceId)
       return {
         id: r.id,
         type: r.type,
@@ -39,8 +51,8 @@ export function createRoomViews(database: Database, attachmentUrl?: AttachmentUr
         created_by: r.createdBy,
         created_at: iso(r.createdAt)!,
         updated_at: iso(r.updatedAt)!,
-        member_count: r.memberCount,
-        max_members: r.maxMembers,
+        member_count: space?.member_count ?? r.memberCount,
+        max_members: space?.max_members ?? r.maxMembers,
         last_seq: r.lastSeq,
         last_message: last.get(r.id) ?? null,
         unread_count: mark === undefined ? 0 : Math.max(0, r.lastSeq - mark),
