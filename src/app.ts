@@ -12,6 +12,11 @@ import { createRoomPurger } from './chat/purge'
 import { createRoomsService } from './chat/rooms'
 import { createSpacesService } from './chat/spaces'
 import { createUsersService } from './chat/users'
+import { createPasswordHasher } from './auth/passwords'
+import { createAuthLimits } from './limits/auth-limits'
+import { createLimiterFactory } from './limits/rate-limit'
+import { createClientIp } from './http/client-ip'
+import { Redis } from 'ioredis'
 import { toMessage, type MessageRow } from './chat/message-view'
 import { createFilesService } from './chat/files'
 import { createDiskStorage } from './files/storage.disk'
@@ -77,6 +82,23 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   const presence: PresenceStore = redis
     ? await createRedisPresence({ ...redis, ttlMs: config.PRESENCE_TTL_MS, onExpired: (id, seen) => onPresenceExpired(id, seen) })
     : createMemoryPresence()
+  // rate limits: one counter for the cluster on Redis (each node on its own while Redis is away)
+  const limitsRedis = redis
+    ? new Redis(redis.url, {
+        lazyConnect: true, maxRetriesPerRequest: 2, connectionName: `${redis.nodeId}:limits`,
+        retryStrategy: (n: number) => Math.min(50 * n, 1000),
+      })
+    : null
+  if (limitsRedis) {
+    limitsRedis.on('error', (err) => log.warn('redis limits: connection error', { error: err }))
+    await limitsRedis.connect()
+  }
+  const limiters = createLimiterFactory({ redis: limitsRedis, prefix: config.REDIS_PREFIX })
+  const passwords = createPasswordHasher()
+  const authLimits = createAuthLimits(limiters, {
+    perClientPerMinute: config.RATE_AUTH, loginFailuresPer15Min: config.RATE_LOGIN_FAILURES,
+  })
+  const clientIp = createClientIp({ trustProxy: config.TRUST_PROXY === 1 })
   const tokens = createAccessTokens(config.JWT_SECRET, config.ACCESS_TTL)
   const writer = createMessageWriter(database, {
     flushMs: config.FLUSH_MS, batchMax: config.BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, lanes: config.WRITER_LANES, log,
@@ -94,7 +116,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   /** Every message leaves the server through this: attachment URLs signed. */
   const view = (r: MessageRow) => toMessage(r, (a) => files.url(a))
   const users = createUsersService({
-    database, tokens, presence, refreshTtl: config.REFRESH_TTL,
+    database, tokens, presence, refreshTtl: config.REFRESH_TTL, passwords, authLimits,
     // the user topic reaches every node holding one of the user's sockets
     onLoginRevoked: (userId, sid) => events.revokeLogin(userId, sid),
   })
@@ -105,7 +127,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   })
   const spaces = createSpacesService({ database, users, rooms, events, maxSpaceMembers: config.MAX_SPACE_MEMBERS, purgeSoon })
   const messages = createMessagesService({
-    database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES), maxMessageChars: config.MAX_MESSAGE_CHARS,
+    database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES, limiters), maxMessageChars: config.MAX_MESSAGE_CHARS,
     attachmentUrl: (a) => files.url(a), files,
   })
   onPresenceExpired = (userId, lastSeen) => {
@@ -197,7 +219,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       await bus.ping()
     } }))
     // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
-    .use(auth.mode === 'jwt' ? authRoutes(users) : new Elysia())
+    .use(auth.mode === 'jwt' ? authRoutes(users, clientIp) : new Elysia())
     .use(userRoutes(users, auth))
     .use(roomRoutes(rooms, spaces, auth))
     .use(spaceRoutes(spaces, auth))
@@ -214,6 +236,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     const reqId = assignRequestId(req)
     let res: Response | undefined
     try {
+      clientIp.remember(req, server.requestIP(req)?.address)
       if (headerBytes(req) > MAX_HEADER_BYTES) {
         throw new AppError('headers_too_large', `The request line and headers are larger than ${MAX_HEADER_BYTES} bytes.`)
       }
@@ -240,7 +263,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   let server: Server<SocketData> | null = null
 
   return {
-    config, database, writer, bus, hub, gateway, users, rooms, messages, settings, search, app, log,
+    config, database, writer, bus, hub, gateway, users, rooms, messages, settings, search, app, log, passwords,
     /** Starts listening on HOST:PORT (PORT 0 = any free port). */
     listen(): Server<SocketData> {
       server = Bun.serve<SocketData>({
@@ -275,6 +298,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       server?.stop(true)
       await bus.close()
       await presence.close()
+      await limitsRedis?.quit().catch(() => {})
       await database.close()
     },
   }

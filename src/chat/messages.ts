@@ -6,7 +6,7 @@ import { AppError, forbidden, notFound, validation } from '../lib/errors'
 import type { SeqFrame } from '../bus/sequencer'
 import { messageCreatedFrame, type Events } from './events'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
-import type { createRateLimiter } from './rate-limit'
+import type { MessageRateLimiter } from './rate-limit'
 import type { FilesService } from './files'
 import type { AttachmentRow } from '../db/schema'
 import { withReactions } from './reactions'
@@ -21,7 +21,7 @@ export type MessagesDeps = {
   writer: MessageWriter
   rooms: RoomsService
   events: Events
-  limiter: ReturnType<typeof createRateLimiter>
+  limiter: MessageRateLimiter
   maxMessageChars: number
   attachmentUrl?: AttachmentUrl
   files?: FilesService
@@ -66,7 +66,7 @@ export function createMessagesService(d: MessagesDeps) {
     async send(userId: number, roomId: number, input: SendMessage): Promise<{ message: Message; created: boolean; json: string }> {
       const content = cleanContent(input.content, d.maxMessageChars)
       const clientMsgId = cleanClientMsgId(input.client_msg_id)
-      d.limiter.take(userId)
+      await d.limiter.take(userId)
       const r = await writer.submit({
         roomId, senderId: userId, type: 'text', content, replyToId: input.reply_to_id ?? null, clientMsgId,
       })
@@ -95,7 +95,7 @@ export function createMessagesService(d: MessagesDeps) {
       const caption = input.content?.trim() ? cleanContent(input.content, d.maxMessageChars) : ''
       const clientMsgId = cleanClientMsgId(input.client_msg_id)
       await d.rooms.requireMember(roomId, userId)
-      d.limiter.take(userId)
+      await d.limiter.take(userId)
       const { attachment, image } = await d.files.store(roomId, userId, input.file)
       let r: WriteResult
       try {

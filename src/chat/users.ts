@@ -5,7 +5,8 @@ import { AppError, notFound, unauthorized, validation } from '../lib/errors'
 import { iso } from '../lib/time'
 import { cleanText, escapeLike, hasBadChars, isHttpUrl } from '../lib/text'
 import type { Login, Register, UpdateProfile } from '../protocol/payloads'
-import { dummyHash, hashPassword, verifyPassword } from '../auth/passwords'
+import { createPasswordHasher, dummyHash, type PasswordHasher } from '../auth/passwords'
+import type { AuthLimits } from '../limits/auth-limits'
 import { hashToken, newRefreshToken, type AccessTokens } from '../auth/tokens'
 import type { PresenceInfo, PresenceStore } from '../presence/presence'
 
@@ -49,11 +50,17 @@ export type UsersDeps = {
   tokens: AccessTokens
   presence: PresenceStore
   refreshTtl: number
+  /** password hashing with its concurrency bound (default: a gate of its own) */
+  passwords?: PasswordHasher
+  /** RATE_AUTH and RATE_LOGIN_FAILURES (default: none) */
+  authLimits?: AuthLimits
   /** A login (`sid`, its refresh-token family) was logged out or revoked: its sockets close on every node. */
   onLoginRevoked?: (userId: number, sid: string) => void
 }
 
-export function createUsersService({ database, tokens, presence, refreshTtl, onLoginRevoked = () => {} }: UsersDeps) {
+export function createUsersService({
+  database, tokens, presence, refreshTtl, passwords = createPasswordHasher(), authLimits, onLoginRevoked = () => {},
+}: UsersDeps) {
   const { db } = database
 
   const offline: PresenceInfo = { online: false, lastSeen: null }
@@ -108,7 +115,9 @@ export function createUsersService({ database, tokens, presence, refreshTtl, onL
       return profiles(rows)
     },
 
-    async register(input: Register): Promise<Session> {
+    /** `client`: the caller's rate-limit key (src/http/client-ip.ts), here and in login and refresh. */
+    async register(input: Register, client: string): Promise<Session> {
+      await authLimits?.attempt(client)
       const email = cleanEmail(input.email)
       if (input.password.length < 8) throw validation('password: must be at least 8 characters.')
       if (input.password.length > 1024) throw validation('password: must be at most 1024 characters.')
@@ -116,7 +125,7 @@ export function createUsersService({ database, tokens, presence, refreshTtl, onL
         throw validation('password_confirm: does not match password.')
       }
       const nickname = cleanText('nickname', input.nickname, 1, 50)
-      const passwordHash = await hashPassword(input.password)
+      const passwordHash = await passwords.hash(input.password, client)
       const [row] = await db
         .insert(users)
         .values({ email, passwordHash, nickname })
@@ -126,17 +135,29 @@ export function createUsersService({ database, tokens, presence, refreshTtl, onL
       return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
     },
 
-    async login(input: Login): Promise<Session> {
+    async login(input: Login, client: string): Promise<Session> {
+      await authLimits?.attempt(client)
       const email = normalizeEmail(input.email)
       if (hasBadChars(email) || hasBadChars(input.password)) throw validation('email: not a valid email address.')
-      const [row] = await db.select().from(users).where(eq(users.email, email))
-      const ok = await verifyPassword(input.password, row?.passwordHash ?? (await dummyHash))
+      await authLimits?.loginAttempt(email)
+      let ok: boolean
+      let row: UserRow | undefined
+      try {
+        ;[row] = await db.select().from(users).where(eq(users.email, email))
+        ok = await passwords.verify(input.password, row?.passwordHash ?? (await dummyHash), client)
+      } catch (err) {
+        // nothing was checked (busy, database down): the attempt is not a failed login
+        await authLimits?.notChecked(email).catch(() => {})
+        throw err
+      }
       if (!row || !row.passwordHash || !ok) throw unauthorized('Wrong email or password.')
+      await authLimits?.loginSucceeded(email)
       return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
     },
 
     /** Rotates a refresh token; reuse of a revoked one revokes its whole family. */
-    async refresh(token: string): Promise<{ access: string; refresh: string }> {
+    async refresh(token: string, client: string): Promise<{ access: string; refresh: string }> {
+      await authLimits?.attempt(client)
       const hash = hashToken(token)
       const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hash))
       if (!row) throw unauthorized('The refresh token is invalid.')
