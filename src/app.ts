@@ -116,7 +116,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   /** Every message leaves the server through this: attachment URLs signed. */
   const view = (r: MessageRow) => toMessage(r, (a) => files.url(a))
   const users = createUsersService({
-    database, tokens, presence, refreshTtl: config.REFRESH_TTL, passwords, authLimits,
+    database, tokens, presence, refreshTtl: config.REFRESH_TTL, passwords, authLimits, gatewayPlaceholders: config.AUTH_MODE === 'gateway',
     // the user topic reaches every node holding one of the user's sockets
     onLoginRevoked: (userId, sid) => events.revokeLogin(userId, sid),
   })

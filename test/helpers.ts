@@ -112,8 +112,10 @@ export class TestSocket {
   readonly opened: Promise<void>
   readonly ws: WebSocket
 
-  constructor(url: string, protocols?: string[]) {
-    this.ws = new WebSocket(url, protocols)
+  /** `options`: subprotocols, or Bun's `{headers}` (a cookie, say) */
+  constructor(url: string, options?: string[] | { headers: Record<string, string> }) {
+    // Bun's WebSocket also takes {headers}; the DOM typing knows only subprotocols
+    this.ws = new WebSocket(url, options as string[] | undefined)
     this.ws.onmessage = (e) => {
       this.frames.push(JSON.parse(String(e.data)) as Frame)
       for (const w of this.waiters.splice(0)) w()

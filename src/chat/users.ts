@@ -56,10 +56,13 @@ export type UsersDeps = {
   authLimits?: AuthLimits
   /** A login (`sid`, its refresh-token family) was logged out or revoked: its sockets close on every node. */
   onLoginRevoked?: (userId: number, sid: string) => void
+  /** AUTH_MODE=gateway: unseen user ids in member lists become placeholder users */
+  gatewayPlaceholders?: boolean
 }
 
 export function createUsersService({
   database, tokens, presence, refreshTtl, passwords = createPasswordHasher(), authLimits, onLoginRevoked = () => {},
+  gatewayPlaceholders = false,
 }: UsersDeps) {
   const { db } = database
 
@@ -215,8 +218,21 @@ export function createUsersService({
     },
 
     /** Throws not_found unless every id is a user. */
+    /**
+     * 404 unless every id is a user. In gateway mode, ids the server has not
+     * seen yet become placeholder users ("user <id>") that take their real
+     * profile on their first request.
+     */
     async requireAll(ids: number[]): Promise<void> {
       if (ids.length === 0) return
+      if (gatewayPlaceholders) {
+        await database.rows(
+          sql`insert into users (id, email, nickname)
+              select v, 'user-' || v || '@placeholder.invalid', 'user ' || v
+              from (select value::int8 as v from json_array_elements_text(${JSON.stringify(ids)}::json)) ids
+              on conflict do nothing`,
+        )
+      }
       const found = await database.rows<{ id: number }>(
         sql`select id from users where id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
       )
