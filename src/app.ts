@@ -71,8 +71,15 @@ export type ChatServer = Awaited<ReturnType<typeof createChatServer>>
  * builds services, routes and gateway. `listen()` starts Bun's server;
  * `close()` drains and releases everything in reverse order.
  */
-export async function createChatServer(config: Config, log: Logger = createLogger(config.LOG_LEVEL, { node: config.NODE_ID })) {
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR })
+export async function createChatServer(
+  config: Config,
+  log: Logger = createLogger(config.LOG_LEVEL, { node: config.NODE_ID }),
+  diagnostics: { onQuery?: (sql: string) => void } = {},
+) {
+  const database = await openDatabase({
+    url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolMax: config.DATABASE_POOL, prepare: config.DATABASE_PREPARE === 1,
+    onQuery: diagnostics.onQuery,
+  })
   if (config.MIGRATE) await database.migrate()
   let onPresenceExpired: (userId: number, lastSeen: string) => void = () => {}
   const redis = config.REDIS_URL

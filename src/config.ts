@@ -53,6 +53,8 @@ export const ConfigSchema = Type.Object({
   RETENTION_SWEEP_MS: Int(1000, 86_400_000, 'how often expired messages (retention_days) are deleted, ms'),
   SHUTDOWN_GRACE_MS: Int(100, 60_000, 'drain time limit on SIGTERM, ms'),
   CORS_ORIGINS: Str('origins allowed to call the API from a browser, comma-separated (https://app.example.com); * = any; empty = same origin only'),
+  DATABASE_POOL: Int(1, 1000, 'Postgres connections per node'),
+  DATABASE_PREPARE: Int(0, 1, '0: no named prepared statements (PgBouncer in transaction mode)'),
   MIGRATE: Int(0, 1, 'apply the migrations in drizzle/ at start (0: a separate `bun run db:migrate` does it)'),
 })
 
@@ -92,6 +94,8 @@ const defaults: Record<string, string> = {
   RETENTION_SWEEP_MS: '60000',
   SHUTDOWN_GRACE_MS: '8000',
   MIGRATE: '1',
+  DATABASE_POOL: '10',
+  DATABASE_PREPARE: '1',
   CORS_ORIGINS: '',
 }
 

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { expectError, expectStatus } from './contract'
-import { freshPostgres, openWs, PG_URL, REDIS_URL, register, startServer, TestSocket, until, type TestServer, type TestUser } from './helpers'
+import { createChatServer } from '../src/app'
+import { loadConfig } from '../src/config'
+import { silentLogger } from '../src/lib/logger'
+import { api, freshPostgres, openWs, PG_URL, REDIS_URL, register, startServer, testDatabase, TestSocket, until, type TestServer, type TestUser } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
 setDefaultTimeout(60_000)
@@ -388,5 +391,43 @@ describe.if(cluster)('spaces on two nodes', () => {
     const answers = await Promise.all(joiners.map((u, i) => (i % 2 ? a.api : b.api)('POST', `/v1/spaces/${sp.id}/join`, { token: u.token })))
     expect(answers.filter((r) => r.status === 200)).toHaveLength(4)
     expect(answers.filter((r) => r.status === 422)).toHaveLength(4)
+  })
+})
+
+describe.if(!!PG_URL)('cost of joining a space (Postgres: statements counted by the driver)', () => {
+  test('is the same with 1 channel or 50: one space_members row, no per-channel row, a fixed number of statements', async () => {
+    const queries: string[] = []
+    const db = await testDatabase()
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, JWT_SECRET: 'test-secret', LOG_LEVEL: 'error', RATE_AUTH: '0' })
+    const chat = await createChatServer(config, silentLogger, { onQuery: (q) => queries.push(q) })
+    const url = chat.listen().url.href.replace(/\/$/, '')
+    const a = api(url)
+    try {
+      const [o, u1, u50] = await Promise.all([register(a, 'o'), register(a, 'u1'), register(a, 'u50')])
+      const cost = async (channels: number, u: TestUser) => {
+        const sp = (await a('POST', '/v1/spaces', { token: o.token, body: { name: `c${channels}`, visibility: 'public' } })).body
+        for (let i = 1; i < channels; i++) expectStatus(await a('POST', `/v1/spaces/${sp.id}/channels`, { token: o.token, body: { name: `ch${i}` } }), 201)
+        const count = async () => (await chat.database.rows<{ sm: number; rm: number }>(
+          sql`select (select count(*)::int from space_members) as sm, (select count(*)::int from room_members) as rm`,
+        ))[0]!
+        const before = await count()
+        queries.length = 0
+        expectStatus(await a('POST', `/v1/spaces/${sp.id}/join`, { token: u.token }), 200)
+        // the node's background jobs (search indexer, purger, retention) run on timers beside the request
+        const own = queries.filter((q) => !/search_queue|search_index|room_purges|retention_days|writer_batches/.test(q))
+        const statements = own.length
+        const writes = own.filter((q) => /^\s*(with[\s\S]*\b)?(insert|update|delete)\b/i.test(q)).length
+        const after = await count()
+        return { statements, writes, spaceMembers: after.sm - before.sm, roomMembers: after.rm - before.rm }
+      }
+      const one = await cost(1, u1)
+      const fifty = await cost(50, u50)
+      console.log(`[join cost] 1 channel: ${JSON.stringify(one)}; 50 channels: ${JSON.stringify(fifty)}`)
+      expect(fifty).toEqual(one)
+      expect(fifty).toMatchObject({ spaceMembers: 1, roomMembers: 0 })
+    } finally {
+      await chat.close()
+      await db.drop()
+    }
   })
 })

@@ -97,6 +97,9 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
      * node at a time (advisory lock). Returns how many were indexed.
      */
     async indexPending(limit = 5000): Promise<number> {
+      // idle: one cheap read, no transaction (this runs every 250 ms on every node)
+      const [queued] = await database.rows<{ any: boolean }>(sql`select exists (select 1 from search_queue) as any`)
+      if (!queued?.any) return 0
       return database.db.transaction(async (tx) => {
         const [lock] = await database.rows<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(727275) as ok`, tx)
         if (!lock?.ok) return 0

@@ -42,10 +42,14 @@ export type DatabaseOptions = {
   dataDir: string
   /** postgres.js pool size */
   poolMax?: number
+  /** false: no named prepared statements (PgBouncer in transaction mode) */
+  prepare?: boolean
+  /** every statement sent to Postgres, for diagnostics (counting a route's queries) */
+  onQuery?: (sql: string) => void
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
-  if (opts.url?.startsWith('postgres')) return openPostgres(opts.url, opts.poolMax ?? 10)
+  if (opts.url?.startsWith('postgres')) return openPostgres(opts.url, opts.poolMax ?? 10, opts.prepare ?? true, opts.onQuery)
   return openPglite(opts.url === 'memory://' ? undefined : join(opts.dataDir, 'pg'))
 }
 
@@ -54,9 +58,11 @@ async function rowsOf<T>(ex: Executor, query: SQL): Promise<T[]> {
   return Array.isArray(res) ? res : res.rows
 }
 
-async function openPostgres(url: string, max: number): Promise<Database> {
+async function openPostgres(url: string, max: number, prepare: boolean, onQuery?: (sql: string) => void): Promise<Database> {
   const client = postgres(url, {
     max,
+    prepare,
+    ...(onQuery ? { debug: (_conn: number, query: string) => onQuery(query) } : {}),
     // a database that is down answers at once (connection refused); one that does not answer at all fails in 2 s,
     // so the writer's retry budget and /readyz are not held by a 30 s default. Broken connections are replaced on next use.
     connect_timeout: 2,
@@ -72,7 +78,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   const dialect = new PgDialect()
   const prepared = async <T>(q: SQL) => {
     const { sql: text, params } = dialect.sqlToQuery(q)
-    return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[]
+    return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare })) as unknown as T[]
   }
   return {
     db,
