@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { USAGE, parseArgs } from './lib/args.ts'
 import { raiseNoFile, stopAll } from './lib/procs.ts'
 import { RESULTS_DIR, commitInfo, machineInfo, printSummary, writeReport, type RunReport } from './report.ts'
+import { channel } from './scenarios/channel.ts'
 import { connect } from './scenarios/connect.ts'
 import type { Ctx, Scenario } from './scenarios/context.ts'
 import { cluster } from './scenarios/cluster.ts'
@@ -21,7 +22,7 @@ import { writerPoison } from './scenarios/writer-poison.ts'
 import { search } from './scenarios/search.ts'
 
 export const SCENARIOS: Record<string, Scenario> = {
-  fanout, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, 'writer-poison': writerPoison, search,
+  fanout, channel, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, 'writer-poison': writerPoison, search,
 }
 
 /** Runs one scenario end to end; returns the report and where it was written. */

@@ -78,6 +78,7 @@ export function parseArgs(argv: string[]): Options {
 export const USAGE = `usage: bun bench/run.ts <scenario> [options]   (or: bun run bench <scenario> …)
 
 scenarios:
+  channel     one space channel of M members (default 1,000) against a 100-member room, same senders and rate
   fanout      R rooms × M members, S senders per room at a rate: ours, bare Bun, Socket.IO (default 10,000 sockets)
   room-limit  concurrent joins into rooms with k free places: exactly k admitted
   connect     connection storm with token checks (some tokens bad on purpose)

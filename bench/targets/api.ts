@@ -51,6 +51,15 @@ export class Api {
     await this.ok('POST', `/v1/rooms/${roomId}/members`, token, { user_ids: userIds })
   }
 
+  /** A public space; answers its id and its general channel's id. */
+  async createSpace(token: string, name: string): Promise<{ id: number; general_channel_id: number }> {
+    return this.ok('POST', '/v1/spaces', token, { name, visibility: 'public' })
+  }
+
+  async joinSpace(token: string, spaceId: number): Promise<void> {
+    await this.ok('POST', `/v1/spaces/${spaceId}/join`, token, {})
+  }
+
   /** Status and error code of a join: 200 joined (or already in), 422 room_full, … */
   async join(token: string, roomId: number): Promise<{ status: number; code: string | null }> {
     const r = await this.call<{ code?: string }>('POST', `/v1/rooms/${roomId}/join`, token)
