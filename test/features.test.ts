@@ -315,7 +315,7 @@ describe('web page', () => {
     expect(r.headers.get('content-type')).toContain('text/html')
     const html = await r.text()
     expect(html).toContain('<form id="login">')
-    expect(html).toContain('/v1/ws?token=')
+    expect(html).toContain('/v1/ws')
   })
 })
 

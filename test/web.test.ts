@@ -19,7 +19,7 @@ test('GET / serves the self-contained web chat page', async () => {
     expect(html).toContain(hook)
   }
   // the page talks to the contract's routes and socket, and loads nothing from elsewhere
-  for (const use of ['/v1/auth/refresh', '/v1/rooms', '/v1/ws?token=', 'auto_subscribe=false', 'message.send', 'crypto.randomUUID()']) {
+  for (const use of ['/v1/auth/refresh', '/v1/rooms', '/v1/ws', "'token=' +", 'auto_subscribe=false', 'message.send', 'crypto.randomUUID()']) {
     expect(html).toContain(use)
   }
   expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\//)
