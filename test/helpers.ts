@@ -212,14 +212,18 @@ export async function spawnNode(env: Record<string, string>): Promise<NodeProces
   let out = ''
   const decoder = new TextDecoder()
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node did not start: ${out}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`node did not start: ${out}`)), 45_000)
     void (async () => {
       for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
         out += decoder.decode(chunk)
-        const m = /"msg":"listening".*?"url":"([^"]+)"/.exec(out)
-        if (m) {
-          clearTimeout(timer)
-          resolve(m[1]!.replace(/\/$/, ''))
+        // one JSON object per line; the `listening` line carries the URL (key order is the logger's)
+        for (const line of out.split('\n').slice(0, -1)) {
+          if (!line.includes('"listening"')) continue
+          const entry = JSON.parse(line) as { msg?: string; url?: string }
+          if (entry.msg === 'listening' && entry.url) {
+            clearTimeout(timer)
+            resolve(entry.url.replace(/\/$/, ''))
+          }
         }
       }
     })()
