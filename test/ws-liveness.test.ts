@@ -73,11 +73,11 @@ afterAll(() => s.close())
 describe('liveness', () => {
   test('an idle socket is pinged, and closed when it never answers', async () => {
     const raw = new RawSocket(Number(new URL(s.url).port), `/v1/ws?token=${alice.token}`)
-    await until(() => raw.frames.length > 0, 5000, 'ready')
+    await until(() => raw.frames.length > 0, 15_000, 'ready')
     expect(JSON.parse(raw.frames[0]!.payload.toString()).type).toBe('ready')
     await until(() => raw.frames.some((f) => f.opcode === 9), 15_000, 'a ping')
     await until(() => raw.ended, 20_000, 'the server to close the dead socket')
-    await until(() => s.chat.gateway.connections === 0, 5000, 'the session to go')
+    await until(() => s.chat.gateway.connections === 0, 15_000, 'the session to go')
   }, 45_000)
 
   test('a live socket answering pings stays open past the idle time', async () => {
@@ -91,7 +91,7 @@ describe('liveness', () => {
   test('a socket that cannot keep up is closed with 1013, and can resume with after_seq', async () => {
     const room = await groupRoom(s.api, alice, [bob])
     const raw = new RawSocket(Number(new URL(s.url).port), `/v1/ws?token=${bob.token}`)
-    await until(() => raw.frames.length > 0, 5000, 'ready')
+    await until(() => raw.frames.length > 0, 15_000, 'ready')
     raw.sock.pause()
     const sender = await openWs(s, alice)
     const big = 'x'.repeat(900)
