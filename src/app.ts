@@ -187,6 +187,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
     try {
+      // HTTP/1.0 with no Host: Bun gives a bare path, which no URL parser (or route) takes
+      if (req.url.startsWith('/')) throw new AppError('bad_request', 'The request has no Host header.')
       if (headerBytes(req) > MAX_HEADER_BYTES) {
         throw new AppError('headers_too_large', `The request line and headers are larger than ${MAX_HEADER_BYTES} bytes.`)
       }
