@@ -115,6 +115,12 @@ if (enabled) {
           const seqs = ackedSince(c, tDown).map((x) => x.seq)
           await until(() => { const got = new Set(created(peer)); return seqs.every((q) => got.has(q)) }, 30_000, `${c.name}'s sends on ${peer.name} (same node) while Redis is down`)
         }
+        // a socket opened while Redis is down gets its `ready` and follows the room (checked at the end)
+        const late = await TestSocket.open(`${b.wsUrl}/v1/ws?token=${users[3]!.token}`)
+        const lateFrom = (late.frames.find((f) => f.type === 'ready')!.rooms as { id: number; last_seq: number }[])
+          .find((r) => r.id === room.id)!.last_seq
+        // a room made on node a while Redis is down: alice's socket (node a) follows it
+        const room2 = await groupRoom(a.api, users[0]!, [users[1]!])
         // keep it down a few seconds in all (ioredis backs off and retries meanwhile)
         await until(() => Date.now() - tDown >= 3000, 10_000, 'the outage to last')
         const downFor = Date.now() - tDown
@@ -131,6 +137,15 @@ if (enabled) {
         const resumeMs = Date.now() - tUp
         const tResumed = Date.now()
         await until(() => clients.every((c) => ackedSince(c, tResumed).length >= 3), 30_000, 'acks after the relay resumed')
+
+        // the room made during the outage carries its messages
+        for (let k = 0; k < 5; k++) {
+          const r = await a.api('POST', `/v1/rooms/${room2.id}/messages`, { token: users[0]!.token, body: { content: `r2-${k}` } })
+          expect(r.status).toBe(201)
+        }
+        const inRoom2 = (c: Client) => c.s.frames.filter((f) => f.type === 'message.created' && f.message.room_id === room2.id).map((f) => f.message.seq as number)
+        await until(() => inRoom2(clients[0]!).length >= 5 && inRoom2(clients[1]!).length >= 5, 30_000, "room 2's messages on alice and bob").catch(() => {})
+        expect({ alice: inRoom2(clients[0]!), bob: inRoom2(clients[1]!) }).toEqual({ alice: [1, 2, 3, 4, 5], bob: [1, 2, 3, 4, 5] })
 
         // 4. stop sending; every socket ends with 1..last, each once, in order
         stop = true
@@ -149,7 +164,11 @@ if (enabled) {
             outOfOrder: got.filter((q, i) => i > 0 && q <= got[i - 1]!).length,
           }
         })
-        console.log(JSON.stringify({ downMs: downFor, resumeMs, lastSeq: last, acked: acked.length, clients: figures }))
+        const lateSeqs = () => late.frames.filter((f) => f.type === 'message.created' && f.message.room_id === room.id).map((f) => f.message.seq as number)
+        await until(() => lateSeqs().filter((q) => q <= last).length >= last - lateFrom, 30_000, 'the socket opened during the outage to catch up').catch(() => {})
+        console.log(JSON.stringify({ downMs: downFor, resumeMs, lastSeq: last, acked: acked.length, clients: figures, lateFrom, lateGot: lateSeqs().length }))
+        expect(lateSeqs()).toEqual(expected.slice(lateFrom))
+        late.close()
         // every acked message has a distinct seq, and the seqs are exactly 1..last
         expect(new Set(acked).size).toBe(acked.length)
         expect([...acked].sort((x, y) => x - y)).toEqual(expected)
@@ -160,5 +179,10 @@ if (enabled) {
         for (const c of clients) c.s.close()
       }
     }, 180_000)
+
+    // The join event of a room made on node a while Redis is down never reaches node b (pub/sub keeps
+    // nothing, and resync only fills room messages): dave's socket on b does not follow the room.
+    // Needs the hub's resync to have each local session re-read its rooms (src/gateway).
+    test.todo('a room joined on another node while Redis is down is followed by the user’s sockets once it returns')
   })
 }
