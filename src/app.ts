@@ -195,6 +195,10 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       const up = await gateway.upgrade(req, server)
       if (up === 'upgraded') return undefined
       if (up) return up
+      // Elysia finds the path at the first '/' from index 11, i.e. it assumes a host of 4+ characters:
+      // under `Host: api` every route would be 404. Such a request gets a longer host (no route reads it).
+      const slash = req.url.indexOf('/', req.url.indexOf('//') + 2)
+      if (slash < 11) return await app.handle(new Request(`http://localhost${req.url.slice(slash)}`, req))
       return await app.handle(req)
     } catch (err) {
       return errorResponse(err, 'UNKNOWN', log)

@@ -28,3 +28,14 @@ test('HTTP/1.0 with no Host header is 400 with the error body, not 500', async (
   }
   expect(await raw('GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n')).toStartWith('HTTP/1.1 200')
 })
+
+test('a short Host (x, lb, api) reaches the routes: 200 and 401, not 404', async () => {
+  for (const host of ['x', 'lb', 'api', 'api:80']) {
+    expect(await raw(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).toStartWith('HTTP/1.1 200')
+    const body = JSON.stringify({ email: 'nobody@example.com', password: 'wrong-password' })
+    const res = await raw(
+      `POST /v1/auth/login HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    )
+    expect(res).toStartWith('HTTP/1.1 401')
+  }
+})
