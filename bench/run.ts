@@ -17,10 +17,11 @@ import { persist } from './scenarios/persist.ts'
 import { roomLimit } from './scenarios/room-limit.ts'
 import { soak } from './scenarios/soak.ts'
 import { writer } from './scenarios/writer.ts'
+import { writerPoison } from './scenarios/writer-poison.ts'
 import { search } from './scenarios/search.ts'
 
 export const SCENARIOS: Record<string, Scenario> = {
-  fanout, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, search,
+  fanout, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, 'writer-poison': writerPoison, search,
 }
 
 /** Runs one scenario end to end; returns the report and where it was written. */

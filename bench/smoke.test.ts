@@ -8,8 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { runScenario } from './run.ts'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'))
 afterAll(() => rmSync(out, { recursive: true, force: true }))

@@ -1,6 +1,5 @@
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
-import { openapi } from '@elysiajs/openapi'
 import { createAccessTokens } from './auth/tokens'
 import { createGatewayAuthenticator, createJwtAuthenticator, type Authenticator } from './auth/authenticator'
 import type { Bus } from './bus/bus'
@@ -9,20 +8,30 @@ import { createRedisBus } from './bus/bus.redis'
 import { createEvents } from './chat/events'
 import { createMessagesService } from './chat/messages'
 import { createRateLimiter } from './chat/rate-limit'
+import { createRoomPurger } from './chat/purge'
 import { createRoomsService } from './chat/rooms'
+import { createSpacesService } from './chat/spaces'
 import { createUsersService } from './chat/users'
+import { createPasswordHasher } from './auth/passwords'
+import { createAuthLimits } from './limits/auth-limits'
+import { createLimiterFactory } from './limits/rate-limit'
+import { createClientIp } from './http/client-ip'
+import { Redis } from 'ioredis'
 import { toMessage, type MessageRow } from './chat/message-view'
 import { createFilesService } from './chat/files'
 import { createDiskStorage } from './files/storage.disk'
 import { createS3Storage } from './files/storage.s3'
 import { fileRoutes } from './http/files'
+import { corsPlugin } from './http/cors'
+import { docsRoutes } from './http/docs'
+import { assignRequestId, requestLog } from './http/request-id'
 import { webRoutes } from './http/web'
 import { join } from 'node:path'
 import { createReactionsService, withReactions } from './chat/reactions'
 import { createSearch } from './chat/search'
 import { createSettingsService } from './chat/settings'
 import { featureRoutes } from './http/features'
-import type { Config } from './config'
+import { corsOrigins, type Config } from './config'
 import { openDatabase } from './db/client'
 import { createMessageWriter } from './db/writer'
 import { createGateway, type SocketData } from './gateway/gateway'
@@ -32,6 +41,7 @@ import { bodyParser } from './http/body'
 import { errorPlugin, errorResponse } from './http/errors'
 import { messageRoutes } from './http/messages'
 import { opsRoutes } from './http/ops'
+import { spaceRoutes } from './http/spaces'
 import { roomRoutes } from './http/rooms'
 import { userRoutes } from './http/users'
 import { AppError } from './lib/errors'
@@ -63,7 +73,7 @@ export type ChatServer = Awaited<ReturnType<typeof createChatServer>>
  */
 export async function createChatServer(config: Config, log: Logger = createLogger(config.LOG_LEVEL, { node: config.NODE_ID })) {
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR })
-  await database.migrate()
+  if (config.MIGRATE) await database.migrate()
   let onPresenceExpired: (userId: number, lastSeen: string) => void = () => {}
   const redis = config.REDIS_URL
     ? { url: config.REDIS_URL, nodeId: config.NODE_ID, prefix: config.REDIS_PREFIX, log }
@@ -72,6 +82,23 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   const presence: PresenceStore = redis
     ? await createRedisPresence({ ...redis, ttlMs: config.PRESENCE_TTL_MS, onExpired: (id, seen) => onPresenceExpired(id, seen) })
     : createMemoryPresence()
+  // rate limits: one counter for the cluster on Redis (each node on its own while Redis is away)
+  const limitsRedis = redis
+    ? new Redis(redis.url, {
+        lazyConnect: true, maxRetriesPerRequest: 2, connectionName: `${redis.nodeId}:limits`,
+        retryStrategy: (n: number) => Math.min(50 * n, 1000),
+      })
+    : null
+  if (limitsRedis) {
+    limitsRedis.on('error', (err) => log.warn('redis limits: connection error', { error: err }))
+    await limitsRedis.connect()
+  }
+  const limiters = createLimiterFactory({ redis: limitsRedis, prefix: config.REDIS_PREFIX })
+  const passwords = createPasswordHasher()
+  const authLimits = createAuthLimits(limiters, {
+    perClientPerMinute: config.RATE_AUTH, loginFailuresPer15Min: config.RATE_LOGIN_FAILURES,
+  })
+  const clientIp = createClientIp({ trustProxy: config.TRUST_PROXY === 1 })
   const tokens = createAccessTokens(config.JWT_SECRET, config.ACCESS_TTL)
   const writer = createMessageWriter(database, {
     flushMs: config.FLUSH_MS, batchMax: config.BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, lanes: config.WRITER_LANES, log,
@@ -88,19 +115,29 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   })
   /** Every message leaves the server through this: attachment URLs signed. */
   const view = (r: MessageRow) => toMessage(r, (a) => files.url(a))
-  const users = createUsersService({ database, tokens, presence, refreshTtl: config.REFRESH_TTL })
-  const rooms = createRoomsService({ database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl: (a) => files.url(a) })
+  const users = createUsersService({
+    database, tokens, presence, refreshTtl: config.REFRESH_TTL, passwords, authLimits,
+    // the user topic reaches every node holding one of the user's sockets
+    onLoginRevoked: (userId, sid) => events.revokeLogin(userId, sid),
+  })
+  const purger = createRoomPurger({ database, files, log })
+  const purgeSoon = () => void purger.kick().catch((err) => log.warn('room purge failed', { error: err }))
+  const rooms = createRoomsService({
+    database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl: (a) => files.url(a), purgeSoon,
+  })
+  const spaces = createSpacesService({ database, users, rooms, events, maxSpaceMembers: config.MAX_SPACE_MEMBERS, purgeSoon })
   const messages = createMessagesService({
-    database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES), maxMessageChars: config.MAX_MESSAGE_CHARS,
+    database, writer, rooms, events, limiter: createRateLimiter(config.RATE_MESSAGES, limiters), maxMessageChars: config.MAX_MESSAGE_CHARS,
     attachmentUrl: (a) => files.url(a), files,
   })
   onPresenceExpired = (userId, lastSeen) => {
     void (async () => {
       await users.touchLastSeen(userId, new Date(lastSeen))
       const u = await users.get(userId)
-      for (const r of await rooms.roomSeqs(userId)) {
-        events.toRoom(r.id, { type: 'presence', user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen })
-      }
+      const frame = { type: 'presence', user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen } as const
+      const to = await rooms.audiences(userId)
+      for (const id of to.rooms) events.toRoom(id, frame)
+      for (const id of to.spaces) events.toSpace(id, frame)
     })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: err }))
   }
   const search = createSearch(database, view)
@@ -109,6 +146,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   // retention: every node sweeps; a second delete of the same rows finds nothing
   const retentionTimer = setInterval(() => {
     settings.sweepRetention().catch((err) => log.warn('retention sweep failed', { error: err }))
+    // rooms deleted by a node that stopped before their purge finished
+    purgeSoon()
   }, config.RETENTION_SWEEP_MS)
   // trigrams are computed here, off the commit path; searches also read the queue, so nothing waits for this
   let indexing = false
@@ -138,6 +177,9 @@ export async function createChatServer(config: Config, log: Logger = createLogge
     renderMetrics(
       [
         { name: 'chat_connections', help: 'open WebSockets', type: 'gauge', value: () => gateway.connections },
+        { name: 'chat_ws_slow_total', help: 'sockets that passed WS_BACKPRESSURE_BYTES (stopped, closed 1013 once drained)', type: 'counter', value: () => gateway.stats.slow },
+        { name: 'chat_ws_expired_total', help: 'sockets closed 4001: access token expired', type: 'counter', value: () => gateway.stats.expired },
+        { name: 'chat_ws_revoked_total', help: 'sockets closed 4001: login logged out or revoked', type: 'counter', value: () => gateway.stats.revoked },
         { name: 'chat_rooms_subscribed', help: 'rooms followed by local sockets', type: 'gauge', value: () => hub.roomCount },
         { name: 'chat_messages_in_total', help: 'messages committed by this node', type: 'counter', value: () => writer.stats.messages },
         { name: 'chat_messages_out_total', help: 'message.created frames published to local topics', type: 'counter', value: () => hub.delivered },
@@ -152,6 +194,8 @@ export async function createChatServer(config: Config, log: Logger = createLogge
           value: () => (writer.stats.batches ? writer.stats.flushMsTotal / writer.stats.batches : 0),
         },
         { name: 'chat_writer_errors_total', help: 'failed batch attempts', type: 'counter', value: () => writer.stats.errors },
+        { name: 'chat_writer_refused_total', help: 'messages the database refused alone (422)', type: 'counter', value: () => writer.stats.refused },
+        { name: 'chat_writer_up', help: '1 while the writer accepts messages, 0 while the database is down', type: 'gauge', value: () => (writer.healthy ? 1 : 0) },
         { name: 'chat_relay_received_total', help: 'events received from other nodes', type: 'counter', value: () => bus.relayStats.received },
         { name: 'chat_relay_lag_ms_avg', help: 'mean publish → receive lag of relayed events, ms', type: 'gauge', value: () => bus.relayStats.lagMsAvg },
         { name: 'chat_uptime_seconds', help: 'seconds since start', type: 'gauge', value: () => (Date.now() - started) / 1000 },
@@ -165,50 +209,72 @@ export async function createChatServer(config: Config, log: Logger = createLogge
   const app = new Elysia({ normalize: 'typebox' })
     .use(errorPlugin(log))
     .use(body.plugin)
-    .use(openapi({
-      path: '/docs',
-      documentation: {
-        info: { title: 'Chat server API', version: '1', description: 'REST routes of the chat server; the WebSocket protocol is in API.md.' },
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-        security: [{ bearer: [] }],
-      },
-    }))
+    .use(corsPlugin(corsOrigins(config.CORS_ORIGINS)))
+    .use(docsRoutes())
     .use(await webRoutes())
-    .use(opsRoutes({ draining: () => draining, metrics, ready: async () => { await database.ping(); await bus.ping() } }))
+    .use(opsRoutes({ draining: () => draining, metrics, ready: async () => {
+      // down = a connection error outlived the writer's retries: messages are refused until its ping succeeds
+      if (!writer.healthy) throw new Error('the database is down (the message writer is refusing messages)')
+      await database.ping()
+      await bus.ping()
+    } }))
     // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
-    .use(auth.mode === 'jwt' ? authRoutes(users) : new Elysia())
+    .use(auth.mode === 'jwt' ? authRoutes(users, clientIp) : new Elysia())
     .use(userRoutes(users, auth))
-    .use(roomRoutes(rooms, auth))
+    .use(roomRoutes(rooms, spaces, auth))
+    .use(spaceRoutes(spaces, auth))
     .use(messageRoutes(messages, auth))
     .use(fileRoutes({ files, messages, rooms, auth, maxUploadBytes: config.MAX_UPLOAD_BYTES }))
     .use(featureRoutes({ rooms, settings, reactions, search, auth, withReactions: (msgs, viewer) => withReactions(database, msgs, viewer) }))
   body.index(app)
 
-  /** Every HTTP request: WebSocket upgrade, size check, then the Elysia app. */
+  const accessLog = config.LOG_LEVEL === 'debug'
+
+  /**
+   * Elysia finds the path at the first '/' from index 11, i.e. it assumes a host of 4+ characters:
+   * under `Host: api` every route would be 404. Such a request gets a longer host (no route reads it).
+   */
+  function elysiaRequest(req: Request): Request {
+    const slash = req.url.indexOf('/', req.url.indexOf('//') + 2)
+    return slash < 11 ? new Request(`http://localhost${req.url.slice(slash)}`, req) : req
+  }
+
+  /** Every HTTP request: a request id, then WebSocket upgrade, size check, the Elysia app; an access line at debug. */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
+    const started = accessLog ? performance.now() : 0
+    const reqId = assignRequestId(req)
+    let res: Response | undefined
     try {
       // HTTP/1.0 with no Host: Bun gives a bare path, which no URL parser (or route) takes
       if (req.url.startsWith('/')) throw new AppError('bad_request', 'The request has no Host header.')
+      clientIp.remember(req, server.requestIP(req)?.address)
       if (headerBytes(req) > MAX_HEADER_BYTES) {
         throw new AppError('headers_too_large', `The request line and headers are larger than ${MAX_HEADER_BYTES} bytes.`)
       }
       const up = await gateway.upgrade(req, server)
-      if (up === 'upgraded') return undefined
-      if (up) return up
-      // Elysia finds the path at the first '/' from index 11, i.e. it assumes a host of 4+ characters:
-      // under `Host: api` every route would be 404. Such a request gets a longer host (no route reads it).
-      const slash = req.url.indexOf('/', req.url.indexOf('//') + 2)
-      if (slash < 11) return await app.handle(new Request(`http://localhost${req.url.slice(slash)}`, req))
-      return await app.handle(req)
+      if (up !== 'upgraded') res = up ?? (await app.handle(elysiaRequest(req)))
     } catch (err) {
-      return errorResponse(err, 'UNKNOWN', log)
+      res = errorResponse(err, 'UNKNOWN', requestLog(log, req))
     }
+    if (res) {
+      try {
+        res.headers.set('x-request-id', reqId)
+      } catch {} // a response with immutable headers keeps them
+    }
+    if (accessLog && !req.url.startsWith('/')) {
+      const url = new URL(req.url)
+      log.debug('request', {
+        req_id: reqId, method: req.method, path: url.pathname + url.search, status: res?.status ?? 101,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      })
+    }
+    return res
   }
 
   let server: Server<SocketData> | null = null
 
   return {
-    config, database, writer, bus, hub, gateway, users, rooms, messages, settings, search, app, log,
+    config, database, writer, bus, hub, gateway, users, rooms, messages, settings, search, app, log, passwords,
     /** Starts listening on HOST:PORT (PORT 0 = any free port). */
     listen(): Server<SocketData> {
       server = Bun.serve<SocketData>({
@@ -235,6 +301,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       gateway.stopAccepting()
       server?.stop(false)
       await writer.close()
+      await purger.settle()
       gateway.closeAll()
       hub.close()
       // let close frames flush before the listener goes
@@ -242,6 +309,7 @@ export async function createChatServer(config: Config, log: Logger = createLogge
       server?.stop(true)
       await bus.close()
       await presence.close()
+      await limitsRedis?.quit().catch(() => {})
       await database.close()
     },
   }

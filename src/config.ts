@@ -1,6 +1,8 @@
 import { Type, type TSchema, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 
 const Int = (min: number, max: number, doc: string) => Type.Integer({ minimum: min, maximum: max, description: doc })
 const Str = (doc: string) => Type.String({ description: doc })
@@ -35,6 +37,9 @@ export const ConfigSchema = Type.Object({
   MAX_FRAME_BYTES: Int(256, 16 * 1024 * 1024, 'largest WebSocket frame, bytes'),
   MAX_UPLOAD_BYTES: Int(1, 1024 * 1024 * 1024, 'largest upload, bytes'),
   RATE_MESSAGES: Int(0, 1_000_000, 'messages per second per user (burst twice it); 0 = no limit'),
+  RATE_AUTH: Int(0, 1_000_000, 'register, login and refresh attempts per client IP per minute; 0 = no limit'),
+  RATE_LOGIN_FAILURES: Int(0, 1_000_000, 'failed logins per email per 15 minutes; 0 = no limit'),
+  TRUST_PROXY: Int(0, 1, '1: the client IP is the first X-Forwarded-For address (only behind a proxy that sets it)'),
   FILE_URL_TTL: Int(1, 86_400 * 365, 'signed file URL lifetime, seconds'),
   S3_BUCKET: OptStr('S3-compatible bucket for uploads; unset = local disk under DATA_DIR'),
   S3_ENDPOINT: OptStr('S3 endpoint URL (MinIO, R2, …); unset = AWS'),
@@ -47,6 +52,8 @@ export const ConfigSchema = Type.Object({
   WS_BACKPRESSURE_BYTES: Int(1024, 1024 * 1024 * 1024, 'a socket whose send buffer passes this is closed with 1013'),
   RETENTION_SWEEP_MS: Int(1000, 86_400_000, 'how often expired messages (retention_days) are deleted, ms'),
   SHUTDOWN_GRACE_MS: Int(100, 60_000, 'drain time limit on SIGTERM, ms'),
+  CORS_ORIGINS: Str('origins allowed to call the API from a browser, comma-separated (https://app.example.com); * = any; empty = same origin only'),
+  MIGRATE: Int(0, 1, 'apply the migrations in drizzle/ at start (0: a separate `bun run db:migrate` does it)'),
 })
 
 export type Config = Static<typeof ConfigSchema> & {
@@ -74,6 +81,9 @@ const defaults: Record<string, string> = {
   MAX_FRAME_BYTES: '16384',
   MAX_UPLOAD_BYTES: String(10 * 1024 * 1024),
   RATE_MESSAGES: '20',
+  RATE_AUTH: '30',
+  RATE_LOGIN_FAILURES: '10',
+  TRUST_PROXY: '0',
   FILE_URL_TTL: '3600',
   LOG_LEVEL: 'info',
   SEQUENCER_WAIT_MS: '50',
@@ -81,6 +91,8 @@ const defaults: Record<string, string> = {
   WS_BACKPRESSURE_BYTES: String(4 * 1024 * 1024),
   RETENTION_SWEEP_MS: '60000',
   SHUTDOWN_GRACE_MS: '8000',
+  MIGRATE: '1',
+  CORS_ORIGINS: '',
 }
 
 export class ConfigError extends Error {}
@@ -109,6 +121,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (redis && !/^rediss?:\/\//.test(redis)) {
     throw new ConfigError(`REDIS_URL: must start with redis:// or rediss:// (got ${JSON.stringify(redis)})`)
   }
+  for (const origin of corsOrigins(out.CORS_ORIGINS as string)) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`CORS_ORIGINS: ${JSON.stringify(origin)} is not * or an origin such as https://app.example.com`)
+    }
+  }
   let jwtSecretGenerated = false
   if (!out.JWT_SECRET) {
     if (out.NODE_ENV === 'production') throw new ConfigError('JWT_SECRET: required when NODE_ENV=production')
@@ -119,6 +136,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('GATEWAY_SECRET: required when AUTH_MODE=gateway')
   }
   return { ...(out as Static<typeof ConfigSchema>), jwtSecretGenerated }
+}
+
+/** The entries of CORS_ORIGINS. */
+export function corsOrigins(value: string): string[] {
+  return value.split(',').map((o) => o.trim()).filter((o) => o !== '')
+}
+
+/** Where `bun run dev` keeps the development JWT secret it generated. */
+export const DEV_SECRET_FILE = '.dev-jwt-secret'
+
+/**
+ * The development signing key kept in `dataDir`, created on first use (mode
+ * 0600), so logins survive restarts of `bun run dev`. Only for a config whose
+ * JWT_SECRET was generated (never in production). Throws if the directory
+ * cannot be written.
+ */
+export function persistedDevSecret(dataDir: string): string {
+  const file = join(dataDir, DEV_SECRET_FILE)
+  try {
+    const kept = readFileSync(file, 'utf8').trim()
+    if (/^[0-9a-f]{64}$/.test(kept)) return kept
+  } catch {}
+  mkdirSync(dataDir, { recursive: true })
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return secret
 }
 
 function describe(schema: TSchema): string {

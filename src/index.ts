@@ -1,5 +1,5 @@
 import { createChatServer } from './app'
-import { ConfigError, loadConfig } from './config'
+import { ConfigError, DEV_SECRET_FILE, loadConfig, persistedDevSecret } from './config'
 import { createLogger } from './lib/logger'
 
 let config
@@ -14,7 +14,14 @@ try {
 }
 
 const log = createLogger(config.LOG_LEVEL, { node: config.NODE_ID })
-if (config.jwtSecretGenerated) log.warn('JWT_SECRET is not set: generated one for this run; tokens die with the process')
+if (config.jwtSecretGenerated) {
+  try {
+    config.JWT_SECRET = persistedDevSecret(config.DATA_DIR)
+    log.warn(`JWT_SECRET is not set: using the development secret kept in DATA_DIR/${DEV_SECRET_FILE} (set JWT_SECRET in production)`)
+  } catch (err) {
+    log.warn('JWT_SECRET is not set and DATA_DIR is not writable: generated one for this run; tokens die with the process', { error: err })
+  }
+}
 
 const chat = await createChatServer(config, log)
 const server = chat.listen()

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { connect } from 'node:net'
 import { freshPostgres, groupRoom, PG_URL, REDIS_URL, register, spawnNode, TestSocket, until, type NodeProcess } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /**
  * Redis dies mid-traffic under a 2-node cluster and comes back on the same port.

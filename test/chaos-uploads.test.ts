@@ -4,12 +4,15 @@
  * Each answers 503 `unavailable`, leaves no partial file and no message, and
  * uploads work again once the disk does.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expectError } from './contract'
 import { groupRoom, register, startServer, type TestServer, type TestUser } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** Every file under `dir`, recursively (a partial upload would show here). */
 function filesUnder(dir: string): string[] {

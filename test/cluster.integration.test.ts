@@ -1,9 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import {
   freshPostgres, groupRoom, openWs, PG_URL, REDIS_URL, register, spawnNode, startServer, TestSocket, until,
   type Frame, type NodeProcess, type TestServer, type TestUser,
 } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** Several nodes on one Postgres and one Redis: runs when both are given. */
 const enabled = !!(PG_URL && REDIS_URL)
@@ -67,6 +70,9 @@ if (enabled) {
       const room = await groupRoom(a.api, alice, [bob])
       const sa = await openWs(a, alice)
       for (let i = 0; i < 30; i++) sa.send({ type: 'message.send', room_id: room.id, content: `x${i}` })
+      // a client resumes after a seq it saw, so one that was committed: an after_seq above the room's
+      // last_seq is taken as last_seq (API.md), and seqs 11.. would then come live
+      await sa.waitCount('ack', 10)
       const sb = await openWs(b, bob, '&auto_subscribe=false')
       sb.send({ type: 'subscribe', room_id: room.id, after_seq: 10 })
       for (let i = 0; i < 30; i++) sa.send({ type: 'message.send', room_id: room.id, content: `y${i}` })

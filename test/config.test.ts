@@ -1,8 +1,8 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, loadConfig } from '../src/config'
+import { ConfigError, DEV_SECRET_FILE, loadConfig, persistedDevSecret } from '../src/config'
 
 // bunfig's [test] timeout is not applied by this Bun: starting the real entry point may need more than 5 s
 setDefaultTimeout(60_000)
@@ -105,6 +105,8 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'not a url'],
     ['REDIS_URL', 'http://x'],
     ['AUTH_MODE', 'magic'],
+    ['CORS_ORIGINS', 'app.example.com'],
+    ['CORS_ORIGINS', 'https://a.example/path'],
   ]
   for (const [name, value] of bad) {
     test(`${name}=${value} → ConfigError naming ${name}, on one line`, () => {
@@ -194,6 +196,75 @@ describe('the entry point (bun src/index.ts)', () => {
     }
   })
 })
+
+describe('bun run dev: the generated secret persists in DATA_DIR', () => {
+  test('persistedDevSecret keeps one secret per DATA_DIR, readable by the owner only', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-secret-'))
+    try {
+      const a = persistedDevSecret(join(dir, 'nested'))
+      expect(a).toMatch(/^[0-9a-f]{64}$/)
+      expect(persistedDevSecret(join(dir, 'nested'))).toBe(a)
+      expect(statSync(join(dir, 'nested', DEV_SECRET_FILE)).mode & 0o777).toBe(0o600)
+      expect(persistedDevSecret(dir)).not.toBe(a)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('db:migrate, then a node with MIGRATE=0 and no JWT_SECRET; a token survives its restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'chat-dev-'))
+    const env = { ...process.env, HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', REDIS_URL: '', NODE_ENV: 'development', JWT_SECRET: '', DATABASE_URL: '' }
+    try {
+      const migrate = Bun.spawn(['bun', 'run', 'db:migrate'], { cwd: ROOT, env, stdout: 'ignore', stderr: 'pipe' })
+      expect(await migrate.exited).toBe(0)
+      const first = await startEntry({ ...env, MIGRATE: '0' })
+      const reg = await fetch(`${first.base}/v1/auth/register`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'dev@example.com', password: 'password123', nickname: 'dev' }),
+      })
+      expect(reg.status).toBe(201)
+      const { access } = (await reg.json()) as { access: string }
+      await first.stop()
+      const second = await startEntry({ ...env, MIGRATE: '0' })
+      try {
+        const me = await fetch(`${second.base}/v1/users/me`, { headers: { authorization: `Bearer ${access}` } })
+        expect(me.status).toBe(200)
+        expect(((await me.json()) as { email: string }).email).toBe('dev@example.com')
+      } finally {
+        await second.stop()
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
+
+/** Starts `bun src/index.ts` on a free port and waits for /readyz; `stop` sends SIGTERM and expects exit 0. */
+async function startEntry(env: Record<string, string | undefined>): Promise<{ base: string; stop: () => Promise<void> }> {
+  const port = freePort()
+  const proc = Bun.spawn(['bun', 'src/index.ts'], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdout: 'ignore', stderr: 'pipe' })
+  const stderr = new Response(proc.stderr).text()
+  const base = `http://127.0.0.1:${port}`
+  let exited = false
+  void proc.exited.then(() => (exited = true))
+  const deadline = Date.now() + 45_000
+  for (;;) {
+    if (exited) throw new Error(`the server exited early (${proc.exitCode}): ${await stderr}`)
+    if ((await fetch(`${base}/readyz`).catch(() => null))?.status === 200) break
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL')
+      throw new Error('/readyz never answered 200')
+    }
+    await Bun.sleep(100)
+  }
+  return {
+    base,
+    stop: async () => {
+      proc.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    },
+  }
+}
 
 /** A port nobody listens on right now. */
 function freePort(): number {

@@ -5,13 +5,16 @@
  * headers; logs carry no data. Each case was a defect (a coerced body, a 500,
  * an empty 413) before the edge was closed.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { createChatServer } from '../src/app'
 import { loadConfig } from '../src/config'
 import { createLogger, errorFields, redact } from '../src/lib/logger'
 import { expectError } from './contract'
 import { groupRoom, openWs, register, startServer, testDatabase, type TestServer, type TestUser } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 let s: TestServer
 let alice: TestUser
@@ -249,14 +252,10 @@ describe('hygiene', () => {
 
   test('errors are logged without data: no SQL parameters, no message text, credentials redacted', async () => {
     const lines: string[] = []
-    const origLog = console.log
-    const origErr = console.error
     const db = await testDatabase()
-    console.log = (l: string) => lines.push(String(l))
-    console.error = (l: string) => lines.push(String(l))
     try {
       const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, JWT_SECRET: 'test-secret', LOG_LEVEL: 'debug', RATE_MESSAGES: '0' })
-      const log = createLogger('debug')
+      const log = createLogger('debug', { node: 't' }, { write: (l) => lines.push(l) })
       const chat = await createChatServer(config, log)
       try {
         // a database error whose driver message quotes the parameter
@@ -267,11 +266,13 @@ describe('hygiene', () => {
         await chat.close()
       }
     } finally {
-      console.log = origLog
-      console.error = origErr
       await db.drop()
     }
     const all = lines.join('\n')
+    // pino's standard keys, one JSON object per line
+    const first = JSON.parse(lines.find((l) => l.includes('query failed'))!) as Record<string, unknown>
+    expect(first).toMatchObject({ level: 'error', msg: 'query failed', node: 't' })
+    expect(new Date(String(first.time)).toISOString()).toBe(first.time as string)
     expect(all).toContain('query failed')
     expect(all).not.toContain('secret-message-text')
     expect(all).not.toContain('eyJabc')

@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { rm } from 'node:fs/promises'
 import { sql } from 'drizzle-orm'
 import { sanitizeName } from '../src/chat/files'
 import { groupRoom, openWs, register, startServer, TestSocket, until, type TestServer, type TestUser } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** A real 1×1 PNG. */
 const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
@@ -109,6 +112,28 @@ describe('attachments', () => {
   test('uploads: non-member 403, no token 401', async () => {
     expect((await upload(eve, room.id, new Blob([PNG]), 'p.png')).status).toBe(403)
     expect((await upload(null, room.id, new Blob([PNG]), 'p.png')).status).toBe(401)
+  })
+})
+
+describe('deleting a room', () => {
+  test('answers at once; its messages, files and their bytes are purged in the background', async () => {
+    const r = await groupRoom(s.api, alice, [bob])
+    const png = new Blob([Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Uint8Array(64)])])
+    const up = await upload(alice, r.id, png, 'x.png')
+    expect(up.status).toBe(201)
+    for (let i = 0; i < 5; i++) expect((await s.api('POST', `/v1/rooms/${r.id}/messages`, { token: bob.token, body: { content: `m${i}` } })).status).toBe(201)
+    const [{ key }] = await s.chat.database.rows<{ key: string }>(sql`select storage_key as key from files where room_id = ${r.id}`) as [{ key: string }]
+    expect((await s.api('DELETE', `/v1/rooms/${r.id}`, { token: alice.token })).status).toBe(204)
+    expect((await s.api('GET', `/v1/rooms/${r.id}/messages`, { token: alice.token })).status).toBe(404)
+    const left = async () => {
+      const [row] = await s.chat.database.rows<{ m: number; f: number; p: number }>(sql`select
+        (select count(*)::int from messages where room_id = ${r.id}) as m,
+        (select count(*)::int from files where room_id = ${r.id}) as f,
+        (select count(*)::int from room_purges where room_id = ${r.id}) as p`)
+      return row!
+    }
+    await until(async () => { const l = await left(); return l.m + l.f + l.p === 0 }, 20_000, 'the purge')
+    expect(await Bun.file(`/tmp/chat-test-${process.pid}/uploads/${key}`).exists()).toBe(false)
   })
 })
 
@@ -253,7 +278,25 @@ describe('operations', () => {
     expect(ui.headers.get('content-type')).toContain('text/html')
     const doc = (await (await fetch(`${s.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> }
     expect(doc.openapi).toStartWith('3.')
-    for (const p of ['/v1/auth/register', '/v1/rooms/{id}/messages', '/v1/rooms/{id}/search', '/v1/files/{id}']) expect(doc.paths[p]).toBeDefined()
+    for (const p of ['/v1/auth/register', '/v1/rooms/{id}/messages', '/v1/rooms/{id}/search', '/v1/files/{id}', '/v1/rooms']) expect(doc.paths[p]).toBeDefined()
+    // no trailing-slash twins, and the UI's own assets are not API routes
+    expect(Object.keys(doc.paths).filter((p) => p.length > 1 && p.endsWith('/'))).toEqual([])
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs'))).toEqual([])
+  })
+
+  test('/docs works offline: every script and stylesheet it loads comes from this server', async () => {
+    const html = await (await fetch(`${s.url}/docs`)).text()
+    const refs = [...html.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    expect(refs.length).toBeGreaterThanOrEqual(2)
+    for (const ref of refs) {
+      expect(ref).toStartWith('/') // same origin: no CDN
+      expect(ref).not.toStartWith('//')
+      const r = await fetch(`${s.url}${ref}`)
+      expect(r.status).toBe(200)
+      expect((await r.arrayBuffer()).byteLength).toBeGreaterThan(10_000)
+    }
+    expect((await fetch(`${s.url}/docs/assets/..%2Fpackage.json`)).status).toBe(404)
+    expect((await fetch(`${s.url}/docs/assets/index.html`)).status).toBe(404)
   })
 
   test('/metrics is Prometheus text with the node’s figures', async () => {
@@ -274,5 +317,38 @@ describe('web page', () => {
     const html = await r.text()
     expect(html).toContain('<form id="login">')
     expect(html).toContain('/v1/ws?token=')
+  })
+})
+
+describe('CORS (CORS_ORIGINS)', () => {
+  let c: TestServer
+  beforeAll(async () => {
+    c = await startServer({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' })
+  })
+  afterAll(() => c.close())
+
+  test('a preflight from a listed origin is allowed, with the headers the API needs', async () => {
+    const r = await fetch(`${c.url}/v1/rooms`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    })
+    expect(r.status).toBe(204)
+    expect(r.headers.get('access-control-allow-origin')).toBe('https://app.example.com')
+    expect(r.headers.get('access-control-allow-methods')).toContain('POST')
+    expect(r.headers.get('access-control-allow-headers')).toContain('authorization')
+    expect(r.headers.get('access-control-allow-credentials')).toBeNull()
+  })
+
+  test('a real request from a listed origin carries allow-origin; another origin gets none', async () => {
+    const ok = await fetch(`${c.url}/healthz`, { headers: { origin: 'http://localhost:5173' } })
+    expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
+    expect(ok.headers.get('access-control-expose-headers')).toContain('retry-after')
+    const other = await fetch(`${c.url}/v1/rooms`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+    expect(other.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
+  test('unset: same origin only', async () => {
+    const r = await fetch(`${s.url}/v1/rooms`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } })
+    expect(r.headers.get('access-control-allow-origin')).toBeNull()
   })
 })

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { gatewaySignature } from '../src/auth/authenticator'
 import { startServer, TestSocket, type TestServer } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 const SECRET = 'gateway-test-secret'
 let s: TestServer
@@ -64,6 +67,10 @@ describe('AUTH_MODE=gateway', () => {
     const a = await TestSocket.open(`${s.wsUrl}/v1/ws?${signed(alice).query}`)
     const b = await TestSocket.open(`${s.wsUrl}/v1/ws?${signed(bob).query}`)
     expect(a.frames[0]!.user.id).toBe(501)
+    // nothing expires here: the gateway vouches; an auth frame (a bearer token) is refused
+    expect(a.frames[0]!.expires_at).toBeNull()
+    a.send({ type: 'auth', token: 'x.y.z' })
+    expect(await a.next('error')).toMatchObject({ type: 'error', code: 'unauthorized' })
     a.send({ type: 'message.send', room_id: room.body.id, content: 'via the gateway' })
     expect((await b.next('message.created')).message).toMatchObject({ content: 'via the gateway', sender: { id: 501 } })
     a.close()

@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { api, freshPostgres, groupRoom, PG_URL, REDIS_URL, register, spawnNode, TestSocket, until, type NodeProcess } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** The real balancer config (deploy/haproxy.cfg) in front of three local nodes. */
 const haproxy = Bun.which('haproxy')

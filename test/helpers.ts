@@ -46,7 +46,7 @@ export async function startServer(env: Record<string, string> = {}, databaseUrl?
   const db = databaseUrl ? { url: databaseUrl, drop: async () => {} } : await testDatabase()
   const config = loadConfig({
     PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, JWT_SECRET: 'test-secret', LOG_LEVEL: 'error',
-    NODE_ID: `test-${Math.random().toString(36).slice(2, 6)}`, ...env,
+    NODE_ID: `test-${Math.random().toString(36).slice(2, 6)}`, RATE_AUTH: '1000000', ...env,
   })
   const chat = await createChatServer(config, silentLogger)
   const server = chat.listen()
@@ -211,7 +211,7 @@ export type NodeProcess = { proc: ReturnType<typeof Bun.spawn>; url: string; wsU
 
 export async function spawnNode(env: Record<string, string>): Promise<NodeProcess> {
   const proc = Bun.spawn(['bun', `${import.meta.dir}/../src/index.ts`], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: 'test-secret', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: 'test-secret', LOG_LEVEL: 'info', RATE_AUTH: '1000000', ...env },
     stdout: 'pipe',
     stderr: 'pipe',
   })
@@ -222,7 +222,8 @@ export async function spawnNode(env: Record<string, string>): Promise<NodeProces
     void (async () => {
       for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
         out += decoder.decode(chunk)
-        const m = /"msg":"listening".*?"url":"([^"]+)"/.exec(out)
+        // the 'listening' log line, whatever the order of its keys (pino puts msg last)
+        const m = /^(?=.*"msg":"listening").*"url":"([^"]+)"/m.exec(out)
         if (m) {
           clearTimeout(timer)
           resolve(m[1]!.replace(/\/$/, ''))

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { expectError, expectRoom, expectStatus, expectUser, ISO } from './contract'
 import { groupRoom, openWs, register, startServer, type TestServer, type TestSocket, type TestUser } from './helpers'
 
-setDefaultTimeout(30_000)
+setDefaultTimeout(60_000)
 
 let s: TestServer
 let alice: TestUser
@@ -239,7 +239,7 @@ describe('GET /v1/rooms', () => {
     const post = await groupRoom(s.api, u, [], { external_id: 'post:7' })
     await groupRoom(s.api, u, [], { external_id: 'post:8' })
     await groupRoom(s.api, u)
-    await groupRoom(s.api, other, [], { external_id: 'post:7' })
+    await groupRoom(s.api, other, [], { external_id: 'post:9' })
     const r = await list(u, '?external_id=post%3A7')
     expectStatus(r, 200)
     expect(r.body.rooms.map((x: { id: number }) => x.id)).toEqual([post.id])
@@ -249,6 +249,45 @@ describe('GET /v1/rooms', () => {
 
   test('401 without a token', async () => {
     expectError(await s.api('GET', '/v1/rooms'), 401, 'unauthorized')
+  })
+})
+
+describe('external_id: unique, create-or-get, lookup', () => {
+  const key = () => `post:${Math.random().toString(36).slice(2)}`
+  const create = (u: { token: string }, body: Record<string, unknown>) =>
+    s.api('POST', '/v1/rooms', { token: u.token, body: { type: 'group', name: 'post chat', ...body } })
+
+  test('20 parallel creates of one external_id make one room: one 201, the rest 200 with that room', async () => {
+    const [u, ...others] = await Promise.all(Array.from({ length: 5 }, () => fresh()))
+    const k = key()
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => create(i % 5 === 0 ? u! : others[i % 4]!, { external_id: k, visibility: 'public' })))
+    expect(answers.map((a) => a.status).sort()).toEqual([...Array(19).fill(200), 201])
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(1)
+    const lookup = await s.api('GET', `/v1/rooms/lookup?external_id=${encodeURIComponent(k)}`, { token: u!.token })
+    expectStatus(lookup, 200)
+    expect(lookup.body.id).toBe(answers[0]!.body.id)
+  })
+
+  test('a private room with the key: 200 for its members, 409 conflict for others; lookup 404 for them', async () => {
+    const [owner, member, outsider] = await Promise.all([fresh(), fresh(), fresh()])
+    const k = key()
+    const made = await create(owner, { external_id: k, member_ids: [member.id] })
+    expectStatus(made, 201)
+    const again = await create(member, { external_id: k })
+    expectStatus(again, 200)
+    expect(again.body.id).toBe(made.body.id)
+    expectError(await create(outsider, { external_id: k }), 409, 'conflict')
+    expectError(await s.api('GET', `/v1/rooms/lookup?external_id=${encodeURIComponent(k)}`, { token: outsider.token }), 404, 'not_found')
+    expectStatus(await s.api('GET', `/v1/rooms/lookup?external_id=${encodeURIComponent(k)}`, { token: member.token }), 200)
+  })
+
+  test('lookup: unknown key 404, missing or bad key 422, no token 401', async () => {
+    const u = await fresh()
+    expectError(await s.api('GET', `/v1/rooms/lookup?external_id=${key()}`, { token: u.token }), 404, 'not_found')
+    expectError(await s.api('GET', '/v1/rooms/lookup', { token: u.token }), 422, 'validation')
+    expectError(await s.api('GET', '/v1/rooms/lookup?external_id=%00x', { token: u.token }), 422, 'validation')
+    expectError(await s.api('GET', `/v1/rooms/lookup?external_id=${'x'.repeat(201)}`, { token: u.token }), 422, 'validation')
+    expectError(await s.api('GET', '/v1/rooms/lookup?external_id=x'), 401, 'unauthorized')
   })
 })
 
@@ -552,7 +591,7 @@ describe('POST /v1/rooms/:id/join', () => {
     expectError(await join(r.body.id, joiner), 422, 'room_full')
     expect((await getRoom(r.body.id, owner)).body.member_count).toBe(100)
     expect(await memberIds(r.body.id, owner)).toHaveLength(100)
-    expectError(await getRoom(r.body.id, joiner).then((x) => members(r.body.id, joiner)), 403, 'not_member')
+    expectError(await getRoom(r.body.id, joiner).then(() => members(r.body.id, joiner)), 403, 'not_member')
     // already a member: 200 even when full
     const again = await join(r.body.id, pool[5]!)
     expectStatus(again, 200)

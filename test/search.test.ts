@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { highlight, likePattern } from '../src/chat/search'
 import { groupRoom, register, startServer, type TestServer, type TestUser } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 let s: TestServer
 let alice: TestUser

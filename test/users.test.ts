@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { expectError, expectStatus, expectUser, ISO } from './contract'
 import { openWs, register, startServer, until, type TestServer, type TestUser } from './helpers'
 
-setDefaultTimeout(90_000) // the preload's reaches only the first file of a run (oven-sh/bun#43787)
+setDefaultTimeout(60_000)
 
 let s: TestServer
 let alice: TestUser

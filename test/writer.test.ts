@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { openDatabase, type Database } from '../src/db/client'
@@ -6,7 +6,10 @@ import { roomMembers, rooms, users } from '../src/db/schema'
 import { createMessageWriter, type WriteRequest, type WriterOptions } from '../src/db/writer'
 import { AppError } from '../src/lib/errors'
 import { silentLogger } from '../src/lib/logger'
-import { backend, PG_URL, testDatabase } from './helpers'
+import { backend, PG_URL, testDatabase, until } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 let database: Database
 let drop: () => Promise<void>
@@ -164,6 +167,99 @@ describe(`writer on ${backend}`, () => {
     const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => w.submit(text(roomId!, userIds[0]!, `d${i}`))))
     expect(settled.every((s) => s.status === 'rejected' && (s.reason as AppError).code === 'unavailable')).toBe(true)
     expect(await seqsOf(roomId!)).toEqual([])
+    await w.close()
+  })
+
+  test('a row the database refuses (NUL in content) fails alone with 422; the rest of its batch commits', async () => {
+    const roomIds = await makeRooms(3)
+    // one batch: the timer is the only trigger, and everything is queued before it fires
+    const w = createMessageWriter(database, opts({ flushMs: 50, lanes: 2 }))
+    const sends = Array.from({ length: 60 }, (_, i) =>
+      w.submit(text(roomIds[i % 3]!, userIds[i % 5]!, i === 17 ? 'bad \u0000 row' : `ok${i}`, { clientMsgId: `p${i}` })))
+    // a NUL in client_msg_id too, and in an attachment's JSON: both past the edge only through submit
+    sends.push(w.submit(text(roomIds[0]!, userIds[0]!, 'fine', { clientMsgId: 'nul\u0000id' })))
+    sends.push(w.submit(text(roomIds[1]!, userIds[1]!, 'fine', { attachment: { key: 'k', name: 'a\u0000b', size: 1, mime: 'text/plain' } })))
+    const settled = await Promise.allSettled(sends)
+    const codes = settled.map((s) => (s.status === 'fulfilled' ? s.value.status : (s.reason as AppError).code))
+    expect(codes.filter((c) => c === 'validation')).toHaveLength(3)
+    expect([codes[17], codes[60], codes[61]]).toEqual(['validation', 'validation', 'validation'])
+    expect(codes.filter((c) => c === 'created')).toHaveLength(59)
+    expect(w.stats.refused).toBe(3)
+    // the others are all stored, each room gapless and in submission order
+    for (const [k, id] of roomIds.entries()) {
+      const want = Array.from({ length: 60 }, (_, i) => i).filter((i) => i % 3 === k && i !== 17).map((i) => `ok${i}`)
+      const rows = await database.rows<{ content: string; seq: number }>(sql`select content, seq from messages where room_id = ${id} order by seq`)
+      expect(rows.map((r) => r.content)).toEqual(want)
+      expect(rows.map((r) => r.seq)).toEqual(want.map((_, i) => i + 1))
+    }
+    // the refused row left no trace: a client_msg_id retry of it with clean content is a new message
+    const again = await w.submit(text(roomIds[2]!, userIds[2]!, 'clean now', { clientMsgId: 'p17' }))
+    expect(again.status).toBe('created')
+    await w.close()
+  })
+
+  test('a poison row on the retry path (client_msg_id seen before in the batch) still fails alone', async () => {
+    const [roomId] = await makeRooms(1)
+    const w = createMessageWriter(database, opts({ flushMs: 30 }))
+    const first = await w.submit(text(roomId!, userIds[0]!, 'seen', { clientMsgId: 'seen' }))
+    const settled = await Promise.allSettled([
+      w.submit(text(roomId!, userIds[0]!, 'seen', { clientMsgId: 'seen' })),
+      w.submit(text(roomId!, userIds[1]!, 'poison \u0000')),
+      w.submit(text(roomId!, userIds[2]!, 'after')),
+    ])
+    const codes = settled.map((s) => (s.status === 'fulfilled' ? s.value.status : (s.reason as AppError).code))
+    expect(codes).toEqual(['duplicate', 'validation', 'created'])
+    expect((settled[0] as PromiseFulfilledResult<{ row: { id: number } }>).value.row.id).toBe(first.row.id)
+    expect(await seqsOf(roomId!)).toEqual([1, 2])
+    await w.close()
+  })
+
+  test('down: after the retry budget, submits answer unavailable at once; a successful ping brings it back', async () => {
+    const [roomId] = await makeRooms(1)
+    let up = false
+    let pings = 0
+    const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))
+    const flaky: Database = {
+      ...database,
+      rows: (q, ex) => (up ? database.rows(q, ex) : refused()),
+      rowsPrepared: (q) => (up ? database.rowsPrepared(q) : refused()),
+      ping: () => {
+        pings++
+        return up ? database.ping() : refused()
+      },
+    }
+    const w = createMessageWriter(flaky, opts({ retryForMs: 200, pingEveryMs: 20 }))
+    expect(w.healthy).toBe(true)
+    const first = await w.submit(text(roomId!, userIds[0]!, 'lost')).catch((e: unknown) => e)
+    expect((first as AppError).code).toBe('unavailable')
+    expect(w.healthy).toBe(false)
+    // refused without touching the database: the statement count does not move
+    const errors = w.stats.errors
+    const quick = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => w.submit(text(roomId!, userIds[0]!, `q${i}`))))
+    expect(quick.every((s) => s.status === 'rejected' && (s.reason as AppError).code === 'unavailable')).toBe(true)
+    expect(w.stats.errors).toBe(errors)
+    await until(() => pings >= 2)
+    expect(w.healthy).toBe(false)
+    up = true
+    await until(() => w.healthy)
+    const r = await w.submit(text(roomId!, userIds[0]!, 'back'))
+    expect(r.row.seq).toBe(1)
+    await w.close()
+  })
+
+  test('a transient failure within the budget is retried and stays healthy', async () => {
+    const [roomId] = await makeRooms(1)
+    let failures = 2
+    const deadlock = () => Promise.reject(Object.assign(new Error('deadlock detected'), { code: '40P01' }))
+    const flaky: Database = {
+      ...database,
+      rows: (q, ex) => (failures-- > 0 ? deadlock() : database.rows(q, ex)),
+      rowsPrepared: (q) => (failures-- > 0 ? deadlock() : database.rowsPrepared(q)),
+    }
+    const w = createMessageWriter(flaky, opts())
+    expect((await w.submit(text(roomId!, userIds[0]!, 'x'))).status).toBe('created')
+    expect(w.stats.retries).toBe(2)
+    expect(w.healthy).toBe(true)
     await w.close()
   })
 

@@ -85,6 +85,7 @@ scenarios:
   cluster     3 nodes + Redis against 1 node, same workload
   soak        long, bounded run: RSS and latency must stay flat
   writer      the group-commit writer in process against one INSERT per message, same schema (--inflight, --duration)
+  writer-poison  normal sends' commit wait with and without a row Postgres refuses in every batch (--inflight, --duration)
   search      search latency on a large history (default 1,000,000 messages; --sockets sets the count)
 
 options (defaults depend on the scenario; --smoke picks a few hundred sockets and seconds):

@@ -84,7 +84,7 @@ export class Target {
           cmd = process.env.BENCH_CPU_PROF ? ['bun', '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, 'src/index.ts'] : ['bun', 'src/index.ts']
           Object.assign(env, {
             DATABASE_URL: this.dbName ? pgUrlFor(this.dbName) : 'memory://',
-            NODE_ID: `${this.name}-${i + 1}`, RATE_MESSAGES: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development',
+            NODE_ID: `${this.name}-${i + 1}`, RATE_MESSAGES: '0', RATE_AUTH: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development',
           })
           if (nodes > 1 || this.opts.redis) env.REDIS_URL = REDIS_URL
         } else if (this.kind === 'bare') {

@@ -1,6 +1,13 @@
 import { timingSafeEqual } from 'node:crypto'
 import { unauthorized } from '../lib/errors'
-import type { AccessTokens } from './tokens'
+import type { AccessClaims, AccessTokens } from './tokens'
+
+/**
+ * Who opened a socket and until when: `sid` is the login the token belongs
+ * to, `expiresAt` (ms since the epoch) when the socket's credentials end;
+ * both null in gateway mode (the gateway vouches; nothing expires here).
+ */
+export type SocketCredentials = { userId: number; protocol: string | null; sid: string | null; expiresAt: number | null }
 
 /** The user behind a request. One implementation per AUTH_MODE, chosen at wiring. */
 export interface Authenticator {
@@ -13,7 +20,9 @@ export interface Authenticator {
    * The user of a WebSocket upgrade (query parameters or headers), and the
    * subprotocol to answer with, if the browser sent its token that way.
    */
-  fromUpgrade(url: URL, headers: Headers): Promise<{ userId: number; protocol: string | null }>
+  fromUpgrade(url: URL, headers: Headers): Promise<SocketCredentials>
+  /** The claims of an access token sent on an open socket (`auth` frame); throws `unauthorized`. */
+  renew(token: string): Promise<AccessClaims>
 }
 
 /** Pulls the bearer token out of an Authorization header. */
@@ -45,8 +54,10 @@ export function createJwtAuthenticator(tokens: AccessTokens): Authenticator {
         }
       }
       if (!token) throw unauthorized('Missing access token.')
-      return { userId: await tokens.verify(token), protocol }
+      const c = await tokens.claims(token)
+      return { userId: c.userId, protocol, sid: c.sid, expiresAt: c.expiresAt }
     },
+    renew: (token) => tokens.claims(token),
   }
 }
 
@@ -120,10 +131,13 @@ export function createGatewayAuthenticator(secret: string, ensureUser: (u: Gatew
           email: q.get('email'), avatar: q.get('profile_url') === null ? null : encodeURIComponent(q.get('profile_url')!),
           ts: q.get('ts'), sig: q.get('sig'),
         }, q.has('token'))
-        return { userId, protocol: null }
+        return { userId, protocol: null, sid: null, expiresAt: null }
       }
       if (q.has('token')) throw unauthorized('Bearer tokens are not accepted here: the API gateway authenticates.')
-      return { userId: await fromHeaders(h), protocol: null }
+      return { userId: await fromHeaders(h), protocol: null, sid: null, expiresAt: null }
+    },
+    async renew() {
+      throw unauthorized('Bearer tokens are not accepted here: the API gateway authenticates.')
     },
   }
 }

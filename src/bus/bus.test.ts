@@ -1,9 +1,12 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { until } from '../../test/helpers'
 import { silentLogger } from '../lib/logger'
 import type { Bus, EventMeta } from './bus'
 import { createLocalBus } from './bus.local'
 import { createRedisBus } from './bus.redis'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 type Got = { topic: string; frame: string; meta: EventMeta | undefined }
 const REDIS = process.env.TEST_REDIS_URL

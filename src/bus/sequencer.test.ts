@@ -1,6 +1,9 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { until } from '../../test/helpers'
 import { RoomSequencer, type SeqFrame } from './sequencer'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 /** A sequencer whose database holds `stored` and whose emits are recorded. */
 function make(stored: SeqFrame[] = [], waitMs = 20) {
@@ -85,6 +88,33 @@ describe('RoomSequencer', () => {
     seq.push(2, 'm2')
     seq.push(4, 'm4')
     expect(out).toEqual([1, 2, 3, 4])
+  })
+
+  test('catchUp of more than a page (the reader returns at most 1000 rows) pages on, skipping nothing', async () => {
+    const stored = Array.from({ length: 2500 }, (_, i) => f(i + 1))
+    const out: number[] = []
+    const fetches: [number, number][] = []
+    const seq = new RoomSequencer(1, (_f, s) => out.push(s), async (_r, after, upto) => {
+      fetches.push([after, upto])
+      return stored.filter((x) => x.seq > after && x.seq <= upto).slice(0, 1000)
+    }, 1000)
+    seq.start(0)
+    await seq.catchUp(2500)
+    expect(out).toEqual(stored.map((x) => x.seq))
+    expect(fetches).toEqual([[0, 2500], [1000, 2500], [2000, 2500]])
+    seq.push(2501, 'm2501')
+    expect(out.at(-1)).toBe(2501)
+  })
+
+  test('a gap of more than a page is filled page by page', async () => {
+    const stored = Array.from({ length: 1500 }, (_, i) => f(i + 1))
+    const out: number[] = []
+    const seq = new RoomSequencer(1, (_f, s) => out.push(s), async (_r, after, upto) =>
+      stored.filter((x) => x.seq > after && x.seq <= upto).slice(0, 1000), 10)
+    seq.start(0)
+    seq.push(1501, 'm1501')
+    await seq.catchUp(1500)
+    expect(out).toEqual([...stored.map((x) => x.seq), 1501])
   })
 
   test('a failing fetch is retried after the wait', async () => {

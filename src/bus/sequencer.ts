@@ -1,7 +1,11 @@
 /** A committed message.created frame with its room seq. */
 export type SeqFrame = { seq: number; frame: string }
 
-/** Reads committed messages of a room with after < seq <= upto, ascending, as frames. */
+/**
+ * Reads committed messages of a room with after < seq <= upto, ascending, as
+ * frames: the first page of them (the reader may cap how many); callers page
+ * on from the last seq returned until a page comes back empty.
+ */
 export type FetchRange = (roomId: number, after: number, upto: number) => Promise<SeqFrame[]>
 
 /**
@@ -82,13 +86,18 @@ export class RoomSequencer {
 
   private async fillOnce(upto: number): Promise<void> {
     try {
-      const rows = await this.fetch(this.roomId, this.delivered, upto)
-      if (this.stopped) return
-      for (const r of rows) {
-        if (r.seq <= this.delivered) continue
-        this.pending.delete(r.seq)
-        this.delivered = r.seq
-        this.emit(r.frame, r.seq)
+      // page by page: a reader returns at most a page (1000 rows), and everything up to `upto` is due
+      for (let after = this.delivered; after < upto; ) {
+        const rows = await this.fetch(this.roomId, after, upto)
+        if (this.stopped) return
+        for (const r of rows) {
+          if (r.seq <= this.delivered) continue
+          this.pending.delete(r.seq)
+          this.delivered = r.seq
+          this.emit(r.frame, r.seq)
+        }
+        if (rows.length === 0) break
+        after = Math.max(this.delivered, rows[rows.length - 1]!.seq)
       }
       // a seq missing from the database (expired, or never to come) is skipped
       this.delivered = Math.max(this.delivered, upto)

@@ -1,6 +1,9 @@
-import { sql, type SQL } from 'drizzle-orm'
+import type { MessageRow } from '../db/message-row'
 import type { AttachmentRow } from '../db/schema'
 import { iso } from '../lib/time'
+
+// the row and its columns live with the database (the writer builds rows too); re-exported for the services
+export { messageColumns, messageFrom, type MessageRow } from '../db/message-row'
 
 /** Message as API.md "Objects" defines it. */
 export type Message = {
@@ -18,31 +21,6 @@ export type Message = {
   edited_at: string | null
   deleted: boolean
 }
-
-/** A message row joined with its sender, as every query below selects it. */
-export type MessageRow = {
-  id: number
-  room_id: number
-  seq: number
-  sender_id: number | null
-  nickname: string | null
-  avatar_url: string | null
-  type: Message['type']
-  content: string
-  reply_to_id: number | null
-  attachment: AttachmentRow | null
-  client_msg_id: string | null
-  created_at: Date | string
-  edited_at: Date | string | null
-  deleted_at: Date | string | null
-}
-
-/** Columns of MessageRow, for `select ${messageColumns} from messages m left join users u on u.id = m.sender_id`. */
-export const messageColumns: SQL = sql.raw(
-  `m.id, m.room_id, m.seq, m.sender_id, u.nickname, u.avatar_url, m.type, m.content, m.reply_to_id,
-   m.attachment, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at`,
-)
-export const messageFrom: SQL = sql.raw('messages m left join users u on u.id = m.sender_id')
 
 /** Builds the attachment URL; set at wiring (files need a signer). */
 export type AttachmentUrl = (a: AttachmentRow, messageId: number) => string

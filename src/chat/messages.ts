@@ -1,15 +1,16 @@
-import { and, eq, sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { messages, roomMembers, rooms, searchIndex } from '../db/schema'
+import { messages, rooms, searchIndex } from '../db/schema'
 import type { MessageWriter, WriteResult } from '../db/writer'
 import { AppError, forbidden, notFound, validation } from '../lib/errors'
 import type { SeqFrame } from '../bus/sequencer'
 import { messageCreatedFrame, type Events } from './events'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
-import type { createRateLimiter } from './rate-limit'
+import type { MessageRateLimiter } from './rate-limit'
 import type { FilesService } from './files'
 import type { AttachmentRow } from '../db/schema'
 import { withReactions } from './reactions'
+import { authorize } from './policy'
 import type { RoomsService } from './rooms'
 import { codePoints, hasBadChars } from '../lib/text'
 import type { EditMessage, MarkRead, SendMessage, UploadFields } from '../protocol/payloads'
@@ -20,7 +21,7 @@ export type MessagesDeps = {
   writer: MessageWriter
   rooms: RoomsService
   events: Events
-  limiter: ReturnType<typeof createRateLimiter>
+  limiter: MessageRateLimiter
   maxMessageChars: number
   attachmentUrl?: AttachmentUrl
   files?: FilesService
@@ -65,7 +66,7 @@ export function createMessagesService(d: MessagesDeps) {
     async send(userId: number, roomId: number, input: SendMessage): Promise<{ message: Message; created: boolean; json: string }> {
       const content = cleanContent(input.content, d.maxMessageChars)
       const clientMsgId = cleanClientMsgId(input.client_msg_id)
-      d.limiter.take(userId)
+      await d.limiter.take(userId)
       const r = await writer.submit({
         roomId, senderId: userId, type: 'text', content, replyToId: input.reply_to_id ?? null, clientMsgId,
       })
@@ -94,7 +95,7 @@ export function createMessagesService(d: MessagesDeps) {
       const caption = input.content?.trim() ? cleanContent(input.content, d.maxMessageChars) : ''
       const clientMsgId = cleanClientMsgId(input.client_msg_id)
       await d.rooms.requireMember(roomId, userId)
-      d.limiter.take(userId)
+      await d.limiter.take(userId)
       const { attachment, image } = await d.files.store(roomId, userId, input.file)
       let r: WriteResult
       try {
@@ -146,16 +147,14 @@ export function createMessagesService(d: MessagesDeps) {
         await tx.update(searchIndex).set({ content: text }).where(eq(searchIndex.messageId, messageId))
       })
       const [forAll] = await withReactions(database, [view(await messageRow(roomId, messageId))], null)
-      events.toRoom(roomId, { type: 'message.updated', message: forAll })
+      events.toRoom(roomId, { type: 'message.updated', message: forAll! })
       return (await withReactions(database, [{ ...forAll! }], userId))[0]!
     },
 
     async remove(roomId: number, userId: number, messageId: number): Promise<void> {
-      const { member } = await d.rooms.requireMember(roomId, userId)
+      const { room, member } = await d.rooms.requireMember(roomId, userId)
       const row = await messageRow(roomId, messageId)
-      if (row.sender_id !== userId && member.role === 'member') {
-        throw forbidden('Only the author or an owner/admin of the room may delete a message.')
-      }
+      if (row.sender_id !== userId) authorize('message.moderate', member, room.type)
       if (row.deleted_at) return
       await db.transaction(async (tx) => {
         await tx.update(messages).set({ deletedAt: new Date(), content: '', attachment: null }).where(eq(messages.id, messageId))
@@ -169,7 +168,8 @@ export function createMessagesService(d: MessagesDeps) {
 
     /** Moves the caller's read mark forward (never back, never past the last message). */
     async read(roomId: number, userId: number, { seq }: MarkRead): Promise<{ last_read_seq: number; unread_count: number }> {
-      const { member } = await d.rooms.requireMember(roomId, userId)
+      const { room, member } = await d.rooms.requireMember(roomId, userId)
+      await d.rooms.ensureMarkRow(room, member)
       const [row] = await database.rows<{ last_read_seq: number; last_seq: number }>(
         sql`update room_members rm set last_read_seq = greatest(rm.last_read_seq, least(${seq}::int8, r.last_seq))
             from rooms r where r.id = rm.room_id and rm.room_id = ${roomId} and rm.user_id = ${userId}

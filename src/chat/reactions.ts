@@ -77,7 +77,7 @@ export function createReactionsService(d: ReactionsDeps) {
     const message = await load(roomId, messageId)
     if (changed.length > 0) {
       const [forAll] = await withReactions(d.database, [{ ...message }], null)
-      d.events.toRoom(roomId, { type: 'message.updated', message: forAll })
+      d.events.toRoom(roomId, { type: 'message.updated', message: forAll! })
     }
     const [mine] = await withReactions(d.database, [message], userId)
     return mine!

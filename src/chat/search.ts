@@ -1,3 +1,4 @@
+import { userRoomIds } from './rooms'
 import { sql, type SQL } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { validation } from '../lib/errors'
@@ -87,7 +88,7 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
     /** Every room the user belongs to; `beforeId` pages back. */
     everywhere(userId: number, query: string | undefined, limit: number, beforeId?: number) {
       const q = cleanQuery(query)
-      const mine = sql`(select room_id from room_members where user_id = ${userId})`
+      const mine = userRoomIds(userId)
       return run(sql`s.room_id in ${mine}`, sql`mm.room_id in ${mine}`, beforeId === undefined ? null : beforeId - 1, q, limit)
     },
 

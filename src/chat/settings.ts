@@ -1,9 +1,9 @@
 import { and, eq, isNotNull, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { roomMembers, rooms } from '../db/schema'
-import { forbidden } from '../lib/errors'
 import type { Logger } from '../lib/logger'
 import type { FilesService } from './files'
+import { authorize } from './policy'
 import type { RoomsService } from './rooms'
 
 export type RoomSettings = { notifications: boolean; read_receipts: boolean; retention_days: number | null }
@@ -21,11 +21,12 @@ export function createSettingsService(database: Database, roomsService: RoomsSer
 
     /** `notifications`, `read_receipts`: the caller's own; `retention_days`: the room's, owner/admin only. */
     async update(roomId: number, userId: number, patch: Partial<RoomSettings>): Promise<RoomSettings> {
-      const { member } = await roomsService.requireMember(roomId, userId)
+      const { room, member } = await roomsService.requireMember(roomId, userId)
       if (patch.retention_days !== undefined) {
-        if (member.role === 'member') throw forbidden('Only the owner or an admin may set the retention.')
+        authorize('settings.retention', member, room.type)
         await db.update(rooms).set({ retentionDays: patch.retention_days, updatedAt: new Date() }).where(eq(rooms.id, roomId))
       }
+      await roomsService.ensureMarkRow(room, member)
       const own: Partial<typeof roomMembers.$inferInsert> = {}
       if (patch.notifications !== undefined) own.notifications = patch.notifications
       if (patch.read_receipts !== undefined) own.readReceipts = patch.read_receipts

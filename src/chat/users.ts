@@ -5,7 +5,8 @@ import { AppError, notFound, unauthorized, validation } from '../lib/errors'
 import { iso } from '../lib/time'
 import { cleanText, escapeLike, hasBadChars, isHttpUrl } from '../lib/text'
 import type { Login, Register, UpdateProfile } from '../protocol/payloads'
-import { dummyHash, hashPassword, verifyPassword } from '../auth/passwords'
+import { createPasswordHasher, dummyHash, type PasswordHasher } from '../auth/passwords'
+import type { AuthLimits } from '../limits/auth-limits'
 import { hashToken, newRefreshToken, type AccessTokens } from '../auth/tokens'
 import type { PresenceInfo, PresenceStore } from '../presence/presence'
 
@@ -44,9 +45,22 @@ export function cleanUrl(field: string, raw: string | null): string | null {
   return v
 }
 
-export type UsersDeps = { database: Database; tokens: AccessTokens; presence: PresenceStore; refreshTtl: number }
+export type UsersDeps = {
+  database: Database
+  tokens: AccessTokens
+  presence: PresenceStore
+  refreshTtl: number
+  /** password hashing with its concurrency bound (default: a gate of its own) */
+  passwords?: PasswordHasher
+  /** RATE_AUTH and RATE_LOGIN_FAILURES (default: none) */
+  authLimits?: AuthLimits
+  /** A login (`sid`, its refresh-token family) was logged out or revoked: its sockets close on every node. */
+  onLoginRevoked?: (userId: number, sid: string) => void
+}
 
-export function createUsersService({ database, tokens, presence, refreshTtl }: UsersDeps) {
+export function createUsersService({
+  database, tokens, presence, refreshTtl, passwords = createPasswordHasher(), authLimits, onLoginRevoked = () => {},
+}: UsersDeps) {
   const { db } = database
 
   const offline: PresenceInfo = { online: false, lastSeen: null }
@@ -68,7 +82,8 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
     await db.insert(refreshTokens).values({
       userId, familyId, tokenHash: hashToken(refresh), expiresAt: new Date(Date.now() + refreshTtl * 1000),
     })
-    return { access: await tokens.sign(userId), refresh }
+    // the access token names its login (sid = the refresh-token family), so revoking the login reaches its sockets
+    return { access: await tokens.sign(userId, familyId), refresh }
   }
 
   async function byId(id: number): Promise<UserRow> {
@@ -92,7 +107,17 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
   return {
     profiles,
 
-    async register(input: Register): Promise<Session> {
+    /** Public profiles of `ids` (unknown ids left out), in no particular order. */
+    async byIds(ids: number[]): Promise<User[]> {
+      if (ids.length === 0) return []
+      const rows = await database.db.select().from(users)
+        .where(sql`${users.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`)
+      return profiles(rows)
+    },
+
+    /** `client`: the caller's rate-limit key (src/http/client-ip.ts), here and in login and refresh. */
+    async register(input: Register, client: string): Promise<Session> {
+      await authLimits?.attempt(client)
       const email = cleanEmail(input.email)
       if (input.password.length < 8) throw validation('password: must be at least 8 characters.')
       if (input.password.length > 1024) throw validation('password: must be at most 1024 characters.')
@@ -100,7 +125,7 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
         throw validation('password_confirm: does not match password.')
       }
       const nickname = cleanText('nickname', input.nickname, 1, 50)
-      const passwordHash = await hashPassword(input.password)
+      const passwordHash = await passwords.hash(input.password, client)
       const [row] = await db
         .insert(users)
         .values({ email, passwordHash, nickname })
@@ -110,23 +135,36 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
       return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
     },
 
-    async login(input: Login): Promise<Session> {
+    async login(input: Login, client: string): Promise<Session> {
+      await authLimits?.attempt(client)
       const email = normalizeEmail(input.email)
       if (hasBadChars(email) || hasBadChars(input.password)) throw validation('email: not a valid email address.')
-      const [row] = await db.select().from(users).where(eq(users.email, email))
-      const ok = await verifyPassword(input.password, row?.passwordHash ?? (await dummyHash))
+      await authLimits?.loginAttempt(email)
+      let ok: boolean
+      let row: UserRow | undefined
+      try {
+        ;[row] = await db.select().from(users).where(eq(users.email, email))
+        ok = await passwords.verify(input.password, row?.passwordHash ?? (await dummyHash), client)
+      } catch (err) {
+        // nothing was checked (busy, database down): the attempt is not a failed login
+        await authLimits?.notChecked(email).catch(() => {})
+        throw err
+      }
       if (!row || !row.passwordHash || !ok) throw unauthorized('Wrong email or password.')
+      await authLimits?.loginSucceeded(email)
       return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
     },
 
     /** Rotates a refresh token; reuse of a revoked one revokes its whole family. */
-    async refresh(token: string): Promise<{ access: string; refresh: string }> {
+    async refresh(token: string, client: string): Promise<{ access: string; refresh: string }> {
+      await authLimits?.attempt(client)
       const hash = hashToken(token)
       const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hash))
       if (!row) throw unauthorized('The refresh token is invalid.')
       if (row.revokedAt) {
         await db.update(refreshTokens).set({ revokedAt: new Date() })
           .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)))
+        onLoginRevoked(row.userId, row.familyId)
         throw unauthorized('The refresh token was already used; this login is revoked.')
       }
       if (row.expiresAt.getTime() <= Date.now()) throw unauthorized('The refresh token has expired.')
@@ -135,17 +173,27 @@ export function createUsersService({ database, tokens, presence, refreshTtl }: U
         .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.revokedAt))).returning({ id: refreshTokens.id })
       if (won.length === 0) {
         await db.update(refreshTokens).set({ revokedAt: new Date() }).where(eq(refreshTokens.familyId, row.familyId))
+        onLoginRevoked(row.userId, row.familyId)
         throw unauthorized('The refresh token was already used; this login is revoked.')
       }
       return issue(row.userId, row.familyId)
     },
 
-    /** Revokes the login (token family) the refresh token belongs to. */
+    /** Revokes the login (token family) the refresh token belongs to; its sockets close (4001) on every node. */
     async logout(token: string): Promise<void> {
       const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hashToken(token)))
       if (!row || row.revokedAt) throw unauthorized('The refresh token is invalid or already revoked.')
       await db.update(refreshTokens).set({ revokedAt: new Date() })
         .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)))
+      onLoginRevoked(row.userId, row.familyId)
+    },
+
+    /** True while the login `sid` (a refresh-token family) is neither logged out nor revoked nor expired. */
+    async loginActive(sid: string): Promise<boolean> {
+      const [row] = await db.select({ id: refreshTokens.id }).from(refreshTokens)
+        .where(and(eq(refreshTokens.familyId, sid), isNull(refreshTokens.revokedAt), sql`${refreshTokens.expiresAt} > now()`))
+        .limit(1)
+      return row !== undefined
     },
 
     async get(id: number): Promise<User> {

@@ -57,6 +57,11 @@ async function rowsOf<T>(ex: Executor, query: SQL): Promise<T[]> {
 async function openPostgres(url: string, max: number): Promise<Database> {
   const client = postgres(url, {
     max,
+    // a database that is down answers at once (connection refused); one that does not answer at all fails in 2 s,
+    // so the writer's retry budget and /readyz are not held by a 30 s default. Broken connections are replaced on next use.
+    connect_timeout: 2,
+    // reconnect attempts after failures wait at most 250 ms (the default grows to 20 s): back within a ping of a restart
+    backoff: (retries: number) => Math.min(0.025 * 2 ** retries, 0.25),
     onnotice: () => {},
     // ids and seqs are int8: safe integers by contract, so numbers, not strings
     types: { int8: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) } },

@@ -51,7 +51,9 @@ export const rooms = pgTable(
     name: text('name'),
     description: text('description'),
     visibility: text('visibility', { enum: ['private', 'public'] }).notNull().default('private'),
-    spaceId: id('space_id'),
+    /** the space of a channel; its audience is the space's members */
+    spaceId: id('space_id').references(() => spaces.id, { onDelete: 'cascade' }),
+    /** a client's key for the room ("post:42"), unique among rooms */
     externalId: text('external_id'),
     /** "small:large" user ids of a direct room, so a pair has one room */
     directKey: text('direct_key'),
@@ -68,10 +70,104 @@ export const rooms = pgTable(
   },
   (t) => [
     uniqueIndex('rooms_direct_key').on(t.directKey),
-    index('rooms_external_id_idx').on(t.externalId),
+    uniqueIndex('rooms_external_id_key').on(t.externalId).where(sql`${t.externalId} is not null`),
     index('rooms_space_idx').on(t.spaceId),
   ],
 )
+
+/**
+ * A Discord-style server: members, roles and bans are the space's, and its
+ * channels are rooms of type `channel` (rooms.space_id) whose audience is the
+ * space's members. Joining is one space_members row, whatever the number of
+ * channels; a member's read mark and settings in a channel are a room_members
+ * row created the first time they are needed.
+ */
+export const spaces = pgTable(
+  'spaces',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    name: text('name').notNull(),
+    description: text('description'),
+    iconUrl: text('icon_url'),
+    visibility: text('visibility', { enum: ['private', 'public'] }).notNull().default('private'),
+    ownerId: id('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    /** the `general` channel, which cannot be deleted */
+    generalRoomId: id('general_room_id'),
+    /** kept in step with space_members under the space row lock */
+    memberCount: integer('member_count').notNull().default(0),
+    maxMembers: integer('max_members').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    // discover: public spaces by name prefix, most members first
+    index('spaces_public_name_idx').on(sql`lower(${t.name}) text_pattern_ops`).where(sql`${t.visibility} = 'public'`),
+  ],
+)
+
+export const spaceMembers = pgTable(
+  'space_members',
+  {
+    spaceId: id('space_id').notNull().references(() => spaces.id, { onDelete: 'cascade' }),
+    userId: id('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull().default('member'),
+    joinedAt: ts('joined_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.userId] }), index('space_members_user_idx').on(t.userId)],
+)
+
+export const spaceInvites = pgTable(
+  'space_invites',
+  {
+    /** random, unguessable */
+    code: text('code').primaryKey(),
+    spaceId: id('space_id').notNull().references(() => spaces.id, { onDelete: 'cascade' }),
+    createdBy: id('created_by').references(() => users.id, { onDelete: 'set null' }),
+    expiresAt: ts('expires_at').notNull(),
+    /** null: unlimited */
+    maxUses: integer('max_uses'),
+    /** counted atomically with the join */
+    uses: integer('uses').notNull().default(0),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('space_invites_space_idx').on(t.spaceId)],
+)
+
+/** Users kept out of a space (all its channels). */
+export const spaceBans = pgTable(
+  'space_bans',
+  {
+    spaceId: id('space_id').notNull().references(() => spaces.id, { onDelete: 'cascade' }),
+    userId: id('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    reason: text('reason'),
+    bannedBy: id('banned_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.userId] })],
+)
+
+/** Users kept out of a group room. */
+export const roomBans = pgTable(
+  'room_bans',
+  {
+    roomId: id('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: id('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    reason: text('reason'),
+    bannedBy: id('banned_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] })],
+)
+
+/**
+ * Rooms deleted whose messages and files are still to go: a background job
+ * deletes them in bounded batches, so deleting a big room or space answers at
+ * once and never holds a long transaction.
+ */
+export const roomPurges = pgTable('room_purges', {
+  roomId: id('room_id').primaryKey(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+})
 
 export const roomMembers = pgTable(
   'room_members',
@@ -118,8 +214,7 @@ export const messages = pgTable(
 )
 
 /**
- * The search copy of message text, with the trigram index (migration
- * 0001). Kept out of `messages` so that computing trigrams is not on the
+ * The search copy of message text, with the trigram index. Kept out of `messages` so that computing trigrams is not on the
  * commit path: the writer queues ids in `search_queue` in its transaction
  * and the indexer moves them here (see chat/search.ts).
  */
@@ -130,7 +225,11 @@ export const searchIndex = pgTable(
     roomId: id('room_id').notNull(),
     content: text('content').notNull(),
   },
-  (t) => [index('search_index_room_idx').on(t.roomId, t.messageId)],
+  (t) => [
+    index('search_index_room_idx').on(t.roomId, t.messageId),
+    // substring search for Korean and English; the pg_trgm extension is created by migration 0001
+    index('search_index_content_trgm_idx').using('gin', sql`${t.content} gin_trgm_ops`),
+  ],
 )
 
 /** Messages committed but not yet in search_index (a transactional outbox; no index, drained whole). */
@@ -170,7 +269,8 @@ export const files = pgTable(
   {
     /** random, unguessable: it is in the file URL */
     id: text('id').primaryKey(),
-    roomId: id('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    /** no foreign key: a deleted room's files are purged with its messages (room_purges) */
+    roomId: id('room_id').notNull(),
     uploaderId: id('uploader_id').references(() => users.id, { onDelete: 'set null' }),
     /** sanitized: no path, no control characters */
     name: text('name').notNull(),

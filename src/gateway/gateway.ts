@@ -2,7 +2,7 @@ import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
 import type { Authenticator } from '../auth/authenticator'
 import { AppError, notFound } from '../lib/errors'
 import { CloseCode } from '../protocol/frames'
-import { Session, type SessionDeps, type SessionOptions } from './session'
+import { Session, type SessionDeps, type SessionHooks, type SessionOptions } from './session'
 
 export type SocketData = { opts: SessionOptions; protocol: string | null; session?: Session }
 
@@ -18,13 +18,31 @@ const WS_PATH = /^\/v1\/(?:ws|rooms\/(\d+)\/ws)$/
 const errorJson = (e: AppError) =>
   new Response(JSON.stringify(e.toBody()), { status: e.status, headers: { 'content-type': 'application/json' } })
 
+/** What a slow socket may still be handed between two sweeps before Bun cuts it, bytes. */
+const HARD_HEADROOM_BYTES = 16 * 1024 * 1024
+
+/** How often sockets are checked for an expired token and a full send buffer, ms. */
+export const SWEEP_MS = 500
+
 /**
  * WebSocket upgrade (auth before it), Bun's handlers, and the sweep that
- * closes sockets which cannot keep up.
+ * closes sockets whose credentials ended (4001) or which cannot keep up (1013).
  */
-export function createGateway(deps: SessionDeps, o: GatewayOptions) {
+export function createGateway(base: Omit<SessionDeps, 'auth'>, o: GatewayOptions) {
+  const deps: SessionDeps = { ...base, auth: o.auth }
   const sessions = new Set<Session>()
   let accepting = true
+  /** counters for /metrics */
+  const stats = { slow: 0, expired: 0, revoked: 0 }
+  const hooks: SessionHooks = {
+    slowBytes: o.backpressureBytes,
+    onSlow: () => {
+      stats.slow++
+    },
+    onCredentialsEnded: (why) => {
+      stats[why]++
+    },
+  }
 
   /**
    * Upgrades a WebSocket request: 'upgraded', an error response, or null when
@@ -39,7 +57,7 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
       if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
         throw new AppError('bad_request', 'This route takes a WebSocket upgrade.')
       }
-      const { userId, protocol } = await o.auth.fromUpgrade(url, req.headers)
+      const { userId, protocol, sid, expiresAt } = await o.auth.fromUpgrade(url, req.headers)
       const onlyRoom = m[1] ? Number(m[1]) : null
       const afterRaw = url.searchParams.get('after_seq')
       let afterSeq: number | null = null
@@ -53,7 +71,9 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
         roomLastSeq = (await deps.rooms.requireMember(onlyRoom, userId)).room.lastSeq
       }
       const data: SocketData = {
-        opts: { userId, autoSubscribe: url.searchParams.get('auto_subscribe') !== 'false', onlyRoom, afterSeq, roomLastSeq },
+        opts: {
+          userId, autoSubscribe: url.searchParams.get('auto_subscribe') !== 'false', onlyRoom, afterSeq, roomLastSeq, sid, expiresAt,
+        },
         protocol,
       }
       const ok = server.upgrade(req, { data, headers: protocol ? { 'Sec-WebSocket-Protocol': protocol } : undefined })
@@ -69,13 +89,16 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
     maxPayloadLength: o.maxFrameBytes,
     idleTimeout: o.idleSeconds,
     sendPings: true,
-    // Bun drops frames past this; the sweep closes a slow socket well before, so its 1013 close frame still fits
-    backpressureLimit: o.backpressureBytes * 4,
-    closeOnBackpressureLimit: false,
+    // a socket past backpressureBytes is flagged slow (sweep or its own sends) and sent nothing more (its
+    // topics left), then closed with 1013 once its buffer drained, so the close frame comes last. This hard
+    // limit only catches what a room publishes between two sweeps: past it Bun cuts the socket rather than
+    // dropping frames, since a hole in the stream the client cannot see would lose messages on resume
+    backpressureLimit: o.backpressureBytes + HARD_HEADROOM_BYTES,
+    closeOnBackpressureLimit: true,
     perMessageDeflate: false,
     publishToSelf: false,
     open(ws: ServerWebSocket<SocketData>) {
-      const s = new Session(ws, deps, ws.data.opts)
+      const s = new Session(ws, deps, ws.data.opts, hooks)
       ws.data.session = s
       sessions.add(s)
       s.open().catch((err) => {
@@ -88,6 +111,9 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
       if (!s) return
       void s.onText(typeof msg === 'string' ? msg : new TextDecoder().decode(msg))
     },
+    drain(ws) {
+      ws.data.session?.onDrain()
+    },
     close(ws) {
       const s = ws.data.session
       if (!s) return
@@ -96,10 +122,11 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
     },
   }
 
-  // slow consumers are cut, not buffered without bound
+  // expired credentials close (4001); slow consumers stop and close (1013), never buffered without bound
   const sweep = setInterval(() => {
-    for (const s of sessions) if (s.isSlow(o.backpressureBytes)) s.closeSocket(CloseCode.tryAgainLater, 'too slow')
-  }, 1000)
+    const now = Date.now()
+    for (const s of sessions) s.tick(now)
+  }, SWEEP_MS)
 
   return {
     upgrade,
@@ -107,6 +134,7 @@ export function createGateway(deps: SessionDeps, o: GatewayOptions) {
     get connections() {
       return sessions.size
     },
+    stats,
     /** Stops new upgrades (drain). */
     stopAccepting() {
       accepting = false

@@ -1,6 +1,7 @@
 import type { Bus, EventMeta } from '../bus/bus'
 import { RoomSequencer, type FetchRange } from '../bus/sequencer'
 import type { Logger } from '../lib/logger'
+import { parseTopic, roomTopic, spaceTopic, userTopic } from '../protocol/topics'
 
 /** What the hub needs of a socket session. */
 export interface HubMember {
@@ -9,6 +10,12 @@ export interface HubMember {
   onJoin(roomId: number): void
   /** The user left or was removed, or the room was deleted. */
   onLeave(roomId: number): void
+  /** The login `sid` was logged out or revoked (on any node). */
+  onRevoke(sid: string): void
+  /** The user joined a space (on any node): follow its own events. */
+  onJoinSpace(spaceId: number): void
+  /** The user left or was removed from a space, or it was deleted. */
+  onLeaveSpace(spaceId: number): void
 }
 
 /** Bun's server, for the one call the hub makes. */
@@ -34,6 +41,7 @@ export class Hub {
   private server: Publisher | null = null
   private rooms = new Map<number, RoomEntry>()
   private users = new Map<number, Set<HubMember>>()
+  private spaces = new Map<number, Set<HubMember>>()
   /** last typing relay per "user:room" on this node */
   private typingAt = new Map<string, number>()
   /** message.created frames delivered to local topics, for metrics */
@@ -63,9 +71,8 @@ export class Hub {
         this.o.waitMs,
         (err) => this.o.log.warn('sequencer: gap fill failed', { room_id: roomId, error: err }),
       )
-      const topic = `room:${roomId}`
       const ready = this.o.bus
-        .subscribe([topic])
+        .subscribe([roomTopic(roomId)])
         .then(() => this.o.lastSeq(roomId))
         .then((last) => seq.start(last))
       e = { members: new Set(), seq, ready }
@@ -90,9 +97,17 @@ export class Hub {
     return this.rooms.get(roomId)?.seq.delivered ?? -1
   }
 
-  /** Publishes everything of the room up to `upto` to local sockets now, from the database where missing. */
-  async catchUp(roomId: number, upto: number): Promise<void> {
-    await this.rooms.get(roomId)?.seq.catchUp(upto)
+  /**
+   * Publishes everything of the room up to `upto` to local sockets now, from
+   * the database where missing, and returns the room's committed last_seq.
+   * Never past that: a seq a client claims to have seen beyond it does not
+   * exist, and moving the shared mark there would drop every later live
+   * message for every socket on this node (the caller clamps its own cursor).
+   */
+  async catchUp(roomId: number, upto: number): Promise<number> {
+    const committed = await this.o.lastSeq(roomId)
+    await this.rooms.get(roomId)?.seq.catchUp(Math.min(upto, committed))
+    return committed
   }
 
   trackUser(m: HubMember) {
@@ -100,7 +115,7 @@ export class Hub {
     if (!set) {
       set = new Set()
       this.users.set(m.userId, set)
-      this.o.bus.subscribe([`user:${m.userId}`]).catch((err) => {
+      this.o.bus.subscribe([userTopic(m.userId)]).catch((err) => {
         this.o.log.warn('hub: could not follow user', { user_id: m.userId, error: err })
       })
     }
@@ -112,7 +127,29 @@ export class Hub {
     if (!set || !set.delete(m)) return
     if (set.size === 0) {
       this.users.delete(m.userId)
-      this.o.bus.unsubscribe([`user:${m.userId}`])
+      this.o.bus.unsubscribe([userTopic(m.userId)])
+    }
+  }
+
+  /** Follows a space's own events (space.*, new channels) for `m`. */
+  trackSpace(spaceId: number, m: HubMember) {
+    let set = this.spaces.get(spaceId)
+    if (!set) {
+      set = new Set()
+      this.spaces.set(spaceId, set)
+      this.o.bus.subscribe([spaceTopic(spaceId)]).catch((err) => {
+        this.o.log.warn('hub: could not follow space', { space_id: spaceId, error: err })
+      })
+    }
+    set.add(m)
+  }
+
+  untrackSpace(spaceId: number, m: HubMember) {
+    const set = this.spaces.get(spaceId)
+    if (!set || !set.delete(m)) return
+    if (set.size === 0) {
+      this.spaces.delete(spaceId)
+      this.o.bus.unsubscribe([spaceTopic(spaceId)])
     }
   }
 
@@ -139,31 +176,46 @@ export class Hub {
     if (!e) return
     e.seq.stop()
     this.rooms.delete(roomId)
-    this.o.bus.unsubscribe([`room:${roomId}`])
+    this.o.bus.unsubscribe([roomTopic(roomId)])
   }
 
   private emitRoom(roomId: number, frame: string) {
     this.delivered++
-    this.server?.publish(`room:${roomId}`, frame)
+    this.server?.publish(roomTopic(roomId), frame)
   }
 
   private onEvent(topic: string, frame: string, meta: EventMeta | undefined) {
+    const t = parseTopic(topic)
+    if (!t) return
+    if (meta?.revokeLogin !== undefined) {
+      // for the sessions, not a frame for clients
+      if (t.kind === 'user') for (const m of [...(this.users.get(t.id) ?? [])]) m.onRevoke(meta.revokeLogin)
+      return
+    }
     if (meta?.seq !== undefined) {
-      const roomId = Number(topic.slice(5))
       // not followed here: no local socket wants it
-      this.rooms.get(roomId)?.seq.push(meta.seq, frame)
+      if (t.kind === 'room') this.rooms.get(t.id)?.seq.push(meta.seq, frame)
       return
     }
     this.server?.publish(topic, frame)
-    if (meta?.join !== undefined || meta?.leave !== undefined) {
-      const userId = Number(topic.slice(5))
-      for (const m of [...(this.users.get(userId) ?? [])]) {
-        if (meta.join !== undefined) m.onJoin(meta.join)
-        if (meta.leave !== undefined) m.onLeave(meta.leave)
+    if (!meta) return
+    // who follows what changed: the user's sockets, or every local member of a space
+    const members = t.kind === 'user' ? this.users.get(t.id) : t.kind === 'space' ? this.spaces.get(t.id) : undefined
+    const joins = [...(meta.join !== undefined ? [meta.join] : []), ...(meta.joinRooms ?? [])]
+    const leaves = [...(meta.leave !== undefined ? [meta.leave] : []), ...(meta.leaveRooms ?? [])]
+    if (members && (joins.length > 0 || leaves.length > 0 || meta.joinSpace !== undefined || meta.leaveSpace !== undefined)) {
+      for (const m of [...members]) {
+        if (meta.leaveSpace !== undefined) m.onLeaveSpace(meta.leaveSpace)
+        for (const id of leaves) m.onLeave(id)
+        if (meta.joinSpace !== undefined) m.onJoinSpace(meta.joinSpace)
+        for (const id of joins) m.onJoin(id)
       }
     }
-    if (meta?.closeRoom !== undefined) {
+    if (meta.closeRoom !== undefined) {
       for (const m of [...(this.rooms.get(meta.closeRoom)?.members ?? [])]) m.onLeave(meta.closeRoom)
+    }
+    if (meta.closeSpace !== undefined) {
+      for (const m of [...(this.spaces.get(meta.closeSpace) ?? [])]) m.onLeaveSpace(meta.closeSpace)
     }
   }
 

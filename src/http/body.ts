@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { AppError } from '../lib/errors'
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../lib/text'
 
 /** Largest JSON body a REST route accepts, bytes. */
 export const MAX_JSON_BYTES = 1024 * 1024
@@ -49,7 +50,8 @@ export async function readBody(req: Request, max: number): Promise<Uint8Array> {
 /**
  * The one body parser of the app. JSON everywhere (whatever the declared
  * type, but multipart), at most MAX_JSON_BYTES; multipart only where the
- * route's metadata allows it, up to its size. Not JSON → 400 `bad_request`.
+ * route's metadata allows it, up to its size. Not JSON, or nested deeper than
+ * MAX_JSON_DEPTH → 400 `bad_request`.
  */
 export function bodyParser() {
   /** "METHOD path-pattern" → multipart allowance, read from the routes' metadata once they exist */
@@ -83,8 +85,15 @@ export function bodyParser() {
     }
     const bytes = await readBody(request, MAX_JSON_BYTES)
     if (bytes.byteLength === 0) return undefined
+    let text: string
     try {
-      return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    } catch {
+      throw new AppError('bad_request', 'The request body is not valid JSON.')
+    }
+    if (jsonTooDeep(text)) throw new AppError('bad_request', `The request body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`)
+    try {
+      return JSON.parse(text) as unknown
     } catch {
       throw new AppError('bad_request', 'The request body is not valid JSON.')
     }

@@ -1,6 +1,9 @@
 import { Elysia, ValidationError } from 'elysia'
+import { classifyFailure, Failure } from '../db/writer/failure'
 import { AppError, type ErrorBody } from '../lib/errors'
 import type { Logger } from '../lib/logger'
+import { quoteValue } from '../lib/text'
+import { requestLog } from './request-id'
 
 const json = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } })
@@ -22,6 +25,11 @@ export function errorResponse(error: unknown, code: string | number, log: Logger
   if (code === 'NOT_FOUND') return json(404, { detail: 'No such route.', code: 'not_found' })
   const status = (error as { status?: number })?.status
   if (status === 413) return json(413, { detail: 'The request body is too large.', code: 'too_large' })
+  // a read that met a database going away: the client may retry, as with the writer's `unavailable`
+  if (classifyFailure(error) === Failure.connection) {
+    log.warn('database unavailable', { error })
+    return json(503, { detail: 'The database is unavailable. Retry later.', code: 'unavailable' })
+  }
   log.error('unhandled error', { error })
   return json(500, { detail: 'Internal server error.', code: 'internal' })
 }
@@ -33,11 +41,11 @@ function validationDetail(error: unknown): string {
   const path = 'path' in first && first.path ? first.path.replace(/^\//, '').replace(/\//g, '.') : ''
   const raw = 'message' in first ? first.message : 'is invalid'
   // TypeBox's word for a coerced number that is not one
-  const msg = raw === 'Expected union value' ? `has the wrong type (got ${JSON.stringify('value' in first ? first.value : null)})` : raw
-  // a coerced query value is checked alone (type 'property') and its name is not kept: say what was sent
+  const msg = raw === 'Expected union value' ? `has the wrong type (got ${quoteValue('value' in first ? first.value : null)})` : raw
+  // a coerced path or query value is checked alone (type 'property') and its name is not kept: say what was sent
   if (!path && error.type === 'property') {
-    const got = 'value' in first ? ` (got ${JSON.stringify(first.value)})` : ''
-    return `a query parameter: ${msg}${got}.`
+    const got = 'value' in first ? ` (got ${quoteValue(first.value)})` : ''
+    return `a path or query parameter: ${msg}${got}.`
   }
   const field = path || (error.type === 'body' ? 'body' : error.type)
   return `${field}: ${msg}.`
@@ -45,4 +53,4 @@ function validationDetail(error: unknown): string {
 
 /** Maps every error of the app in one place. */
 export const errorPlugin = (log: Logger) =>
-  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ error, code }) => errorResponse(error, code, log))
+  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ error, code, request }) => errorResponse(error, code, requestLog(log, request)))

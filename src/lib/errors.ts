@@ -47,6 +47,7 @@ export const badRequest = (detail: string) => new AppError('bad_request', detail
 export const unauthorized = (detail = 'Authentication required.') => new AppError('unauthorized', detail)
 export const notMember = (detail = 'You are not a member of this room.') => new AppError('not_member', detail)
 export const forbidden = (detail: string) => new AppError('forbidden', detail)
+export const conflict = (detail: string) => new AppError('conflict', detail)
 export const notFound = (what: string) => new AppError('not_found', `${what} not found.`)
 export const validation = (detail: string) => new AppError('validation', detail)
 export const unavailable = (detail: string) => new AppError('unavailable', detail)

@@ -1,6 +1,7 @@
+import { pino, type Logger as PinoLogger } from 'pino'
 import { AppError } from './errors'
 
-/** Minimal leveled JSON-line logger; one line per event on stdout/stderr. */
+/** Leveled JSON-line logging (pino); one line per event on stdout. */
 export const LogLevels = { debug: 10, info: 20, warn: 30, error: 40 } as const
 export type LogLevel = keyof typeof LogLevels
 
@@ -9,6 +10,8 @@ export type Logger = {
   info(msg: string, fields?: Record<string, unknown>): void
   warn(msg: string, fields?: Record<string, unknown>): void
   error(msg: string, fields?: Record<string, unknown>): void
+  /** A logger adding `fields` to every line. */
+  child(fields: Record<string, unknown>): Logger
 }
 
 /** Credentials that travel in URLs (socket tokens, signed file URLs, gateway signatures). */
@@ -54,21 +57,41 @@ function safe(fields: Record<string, unknown>): Record<string, unknown> {
   return out
 }
 
-export function createLogger(level: LogLevel = 'info', base: Record<string, unknown> = {}): Logger {
-  const min = LogLevels[level]
-  const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (LogLevels[lvl] < min) return
-    const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...(fields ? safe(fields) : {}) })
-    if (LogLevels[lvl] >= LogLevels.warn) console.error(line)
-    else console.log(line)
+/** Where log lines go: stdout by default; tests pass a collector. */
+export type LogDestination = { write(line: string): void }
+
+/**
+ * A pino logger behind our small interface: one JSON object per line with
+ * pino's standard keys (`level` as a label, `time` in ISO-8601, `msg`), the
+ * `base` fields (node), and the event's fields made safe. `child` adds fields
+ * to every line (a request id).
+ */
+export function createLogger(level: LogLevel = 'info', base: Record<string, unknown> = {}, destination?: LogDestination): Logger {
+  const root = pino(
+    {
+      level,
+      base,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination ?? pino.destination({ dest: 1, sync: true }),
+  )
+  return wrap(root)
+}
+
+function wrap(p: PinoLogger): Logger {
+  const at = (lvl: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
+    if (p.isLevelEnabled(lvl)) p[lvl](fields ? safe(fields) : {}, msg)
   }
   return {
-    debug: (m, f) => write('debug', m, f),
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (fields) => wrap(p.child(safe(fields))),
   }
 }
 
 /** Logger that prints nothing (tests). */
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} }
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silentLogger }

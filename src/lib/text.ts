@@ -66,3 +66,44 @@ export function cleanText(field: string, value: string, min: number, max: number
   if (problem) throw validation(problem)
   return v
 }
+
+/** Deepest nesting of arrays and objects a JSON body or frame may have; no payload comes close. */
+export const MAX_JSON_DEPTH = 32
+
+/**
+ * True when the JSON text nests arrays/objects deeper than `max`. Scanned
+ * before parsing: validating or printing a value nested thousands deep
+ * overflows the stack (it was a 500).
+ */
+export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
+/** Longest quote of a client's value in an error `detail`, in code points. */
+export const QUOTE_MAX = 80
+
+/** A client's value for an error sentence: JSON, cut to QUOTE_MAX code points (never megabytes echoed back). */
+export function quoteValue(value: unknown, max = QUOTE_MAX): string {
+  let s: string
+  try {
+    s = JSON.stringify(value) ?? String(value)
+  } catch {
+    s = Object.prototype.toString.call(value)
+  }
+  if (s.length <= max) return s
+  // `max` code points take at most 2·max units; a pair split by the slice falls past them
+  const head = Array.from(s.slice(0, max * 2 + 2)).slice(0, max).join('')
+  return head.length === s.length ? s : `${head}…`
+}

@@ -1,9 +1,12 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { until } from '../../test/helpers'
 import { silentLogger } from '../lib/logger'
 import type { PresenceStore } from './presence'
 import { createMemoryPresence } from './presence.memory'
 import { createRedisPresence } from './presence.redis'
+
+// per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
+setDefaultTimeout(60_000)
 
 const REDIS = process.env.TEST_REDIS_URL
 
@@ -62,7 +65,7 @@ for (const impl of impls) {
 
       test('users of a node killed with -9 go offline within the ttl, announced once', async () => {
         const expired: number[] = []
-        const [b, c] = (stores = await impl.nodes(2, (id) => expired.push(id)))
+        const [b] = (stores = await impl.nodes(2, (id) => expired.push(id)))
         const prefix = (b as unknown as { prefix?: string }).prefix
         // node "a" in its own process, killed without a chance to release anything
         const script = `

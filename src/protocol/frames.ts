@@ -1,8 +1,9 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 
-import { Id as RoomId, Seq as SeqNo } from './fields'
+import { Id as RoomId, Seq as SeqNo, Text } from './fields'
 import { MarkRead, SendMessage } from './payloads'
+import { jsonTooDeep, MAX_JSON_DEPTH, quoteValue } from '../lib/text'
 
 // a frame's `type` names the frame; the message type (always text here) stays a REST field
 const { type: _messageType, ...sendFields } = SendMessage.properties
@@ -15,6 +16,8 @@ export const ClientFrames = {
   subscribe: Type.Object({ type: Type.Literal('subscribe'), room_id: RoomId, after_seq: Type.Optional(Type.Union([Type.Null(), SeqNo])) }),
   unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), room_id: RoomId }),
   ping: Type.Object({ type: Type.Literal('ping') }),
+  /** renews the socket's credentials with a fresh access token of the same user */
+  auth: Type.Object({ type: Type.Literal('auth'), token: Text({ minLength: 1, maxLength: 4096 }) }),
 } as const
 
 export type ClientFrameType = keyof typeof ClientFrames
@@ -31,6 +34,7 @@ export type ParsedFrame =
 /** Parses and validates one text frame, once. */
 export function parseClientFrame(text: string): ParsedFrame {
   let value: unknown
+  if (jsonTooDeep(text)) return { ok: false, code: 'bad_request', detail: `The frame nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.` }
   try {
     value = JSON.parse(text)
   } catch {
@@ -41,7 +45,7 @@ export function parseClientFrame(text: string): ParsedFrame {
   }
   const type = (value as { type?: unknown }).type
   if (typeof type !== 'string' || !Object.hasOwn(checks, type)) {
-    return { ok: false, code: 'bad_request', detail: `Unknown frame type ${JSON.stringify(type ?? null)}.` }
+    return { ok: false, code: 'bad_request', detail: `Unknown frame type ${quoteValue(type ?? null)}.` }
   }
   const check = checks[type as ClientFrameType]
   if (!check.Check(value)) {
@@ -68,4 +72,6 @@ export const CloseCode = {
   tooBig: 1009,
   /** the socket could not keep up with its rooms */
   tryAgainLater: 1013,
+  /** the credentials ended: the access token expired, or its login was logged out or revoked */
+  unauthorized: 4001,
 } as const

@@ -21,7 +21,7 @@ export const Login = Type.Object({ email: Email, password: Text({ maxLength: 102
 export type Login = Static<typeof Login>
 
 /** POST /v1/auth/refresh and /v1/auth/logout. */
-export const RefreshToken = Type.Object({ refresh: Text({ minLength: 1, maxLength: 200 }) })
+export const RefreshToken = Type.Object({ refresh: Text({ minLength: 1, maxLength: 1024 }) })
 export type RefreshToken = Static<typeof RefreshToken>
 
 export const UpdateProfile = Type.Object({
@@ -50,6 +50,43 @@ export type UpdateRoom = Static<typeof UpdateRoom>
 
 export const AddMembers = Type.Object({ user_ids: Type.Array(Id, { minItems: 1, maxItems: 1000 }) })
 export type AddMembers = Static<typeof AddMembers>
+
+/** PATCH /v1/rooms/:id/members/:userId and /v1/spaces/:id/members/:userId. */
+export const SetRole = Type.Object({ role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]) })
+export type SetRole = Static<typeof SetRole>
+
+/** POST /v1/rooms/:id/bans and /v1/spaces/:id/bans. */
+export const CreateBan = Type.Object({ user_id: Id, reason: Type.Optional(Nullable(Text({ maxLength: 2000, description: 'at most 500 characters' }))) })
+export type CreateBan = Static<typeof CreateBan>
+
+export const CreateSpace = Type.Object({
+  name: RoomName,
+  description: Type.Optional(Nullable(Description)),
+  icon_url: Type.Optional(Nullable(HttpUrl)),
+  visibility: Type.Optional(Visibility),
+})
+export type CreateSpace = Static<typeof CreateSpace>
+
+export const UpdateSpace = Type.Object({
+  name: Type.Optional(RoomName),
+  description: Type.Optional(Nullable(Description)),
+  icon_url: Type.Optional(Nullable(HttpUrl)),
+  visibility: Type.Optional(Visibility),
+})
+export type UpdateSpace = Static<typeof UpdateSpace>
+
+/** POST /v1/spaces/:id/join. */
+export const JoinSpace = Type.Object({ invite_code: Type.Optional(Nullable(Text({ minLength: 1, maxLength: 100 }))) })
+export type JoinSpace = Static<typeof JoinSpace>
+
+export const CreateInvite = Type.Object({
+  expires_in: Type.Optional(Type.Integer({ minimum: 60, maximum: 2_592_000, description: 'seconds; default 86400' })),
+  max_uses: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 10_000 }))),
+})
+export type CreateInvite = Static<typeof CreateInvite>
+
+export const CreateChannel = Type.Object({ name: RoomName, description: Type.Optional(Nullable(Description)) })
+export type CreateChannel = Static<typeof CreateChannel>
 
 /** A message to send: POST /v1/rooms/:id/messages, and the `message.send` frame (plus its room_id). */
 export const SendMessage = Type.Object({

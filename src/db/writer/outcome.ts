@@ -1,0 +1,118 @@
+/** How the database's answers become each sender's result or error. */
+import { sql } from 'drizzle-orm'
+import { AppError, notFound, notMember, unavailable, validation, type ErrorCode } from '../../lib/errors'
+import type { Database, Executor } from '../client'
+import { messageColumns, messageFrom, type MessageRow } from '../message-row'
+import { Failure } from './failure'
+import type { Written } from './statements'
+import type { Outcome, WriteResult } from './types'
+
+
+export const errRoom = notFound('Room')
+export const errMember = notMember()
+export const errReply = validation('reply_to_id: no such message in this room.')
+
+/**
+ * A batch's outcome as writer_batches keeps it, written in the same
+ * statement as the messages (so by room and seq, not id): created, a
+ * duplicate of an earlier message, or an error.
+ */
+export type StoredOutcome =
+  | { created: [roomId: number, seq: number] }
+  | { duplicate: [roomId: number, seq: number] }
+  | { error: ErrorCode; detail: string }
+
+export function toStored(o: Outcome): StoredOutcome {
+  if (o instanceof AppError) return { error: o.code, detail: o.message }
+  const at: [number, number] = [o.row.room_id, o.row.seq]
+  return o.status === 'created' ? { created: at } : { duplicate: at }
+}
+
+export const duplicateOf = (row: MessageRow): WriteResult => ({ status: 'duplicate', row })
+
+/** The row of a message just inserted: what the batch sent, plus what the database decided. */
+export function insertedRow(
+  x: Written, seq: number, id: number, createdAt: Date | string, sender: { nickname: string | null; avatar: string | null } | undefined,
+): MessageRow {
+  return {
+    ...x, id, seq, nickname: sender?.nickname ?? null, avatar_url: sender?.avatar ?? null, created_at: createdAt,
+    edited_at: null, deleted_at: null,
+  }
+}
+
+/**
+ * A row of the one-statement path: a checked item (`item` set) or, apart,
+ * an inserted message (`id` set), joined by (room, seq).
+ */
+export type CheckedRow = {
+  item: number | null
+  first_item: number | null
+  room_ok: boolean | null
+  member_ok: boolean | null
+  seq: number | null
+  id: number | null
+  room_id: number | null
+  created_at: Date | string | null
+  nickname: string | null
+  avatar_url: string | null
+}
+
+/** Outcomes of the one-statement path, in batch order. */
+export function fastPathOutcomes(items: (Written & { item: number; first_item: number | null })[], rows: CheckedRow[]): Outcome[] {
+  const inserted = new Map<string, CheckedRow>()
+  const checked: CheckedRow[] = []
+  for (const r of rows) {
+    if (r.id !== null) inserted.set(`${r.room_id}:${r.seq}`, r)
+    else checked[Number(r.item)] = r
+  }
+  const own = items.map((x, i): Outcome | null => {
+    const r = checked[i]!
+    // the same client_msg_id earlier in this batch: settled below from the first
+    if (x.first_item !== null) return null
+    const m = r.seq === null ? undefined : inserted.get(`${x.room_id}:${r.seq}`)
+    if (!m) return !r.room_ok ? errRoom : !r.member_ok ? errMember : errReply
+    return { status: 'created', row: insertedRow(x, Number(r.seq), Number(m.id), m.created_at!, { nickname: r.nickname, avatar: r.avatar_url }) }
+  })
+  return items.map((x, i) => {
+    if (x.first_item === null) return own[i]!
+    const o = own[x.first_item]!
+    return o instanceof AppError ? o : duplicateOf(o.row)
+  })
+}
+
+/** Rebuilds a committed batch's outcomes from writer_batches. */
+export async function replay(database: Database, ex: Executor, stored: StoredOutcome[]): Promise<Outcome[]> {
+  const at = (o: StoredOutcome) => ('created' in o ? o.created : 'duplicate' in o ? o.duplicate : null)
+  const keys = stored.flatMap((o) => {
+    const a = at(o)
+    return a ? [{ room_id: a[0], seq: a[1] }] : []
+  })
+  const rows = keys.length === 0 ? [] : await database.rows<MessageRow>(
+    sql`select ${messageColumns} from ${messageFrom}
+        where (m.room_id, m.seq) in
+          (select x.room_id, x.seq from json_to_recordset(${JSON.stringify(keys)}::json) as x(room_id int8, seq int8))`,
+    ex,
+  )
+  const byKey = new Map(rows.map((r) => [`${r.room_id}:${r.seq}`, r]))
+  return stored.map((o): Outcome => {
+    if ('error' in o) return new AppError(o.error, o.detail)
+    const [room, seq] = at(o)!
+    const row = byKey.get(`${room}:${seq}`)
+    if (!row) return notFound('Message')
+    return { status: 'created' in o ? 'created' : 'duplicate', row }
+  })
+}
+
+/** The sender's answer when the database refuses their message alone (a batch of one). */
+export function refusedOutcome(failure: Failure, err: unknown): AppError {
+  if (failure !== Failure.data) return unavailable('The message could not be stored. Retry later.')
+  const e = (err as { cause?: { code?: unknown; constraint_name?: unknown } })?.cause ?? err
+  const { code, constraint_name: constraint } = e as { code?: unknown; constraint_name?: unknown }
+  // a foreign key the checks did not see (the room or sender went away meanwhile): what the checks would have said
+  if (code === '23503' && typeof constraint === 'string') {
+    if (constraint.includes('room')) return errRoom
+    if (constraint.includes('sender') || constraint.includes('user')) return errMember
+    if (constraint.includes('reply')) return errReply
+  }
+  return validation('The message contains data the database cannot store (e.g. a NUL character or invalid text).')
+}

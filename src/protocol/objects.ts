@@ -1,0 +1,122 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * The objects the server sends (REST answers and WebSocket frames), as TypeBox
+ * schemas: one definition gives the TypeScript type the services build, the
+ * OpenAPI response schemas, and what a client SDK imports. See docs/api.md
+ * "Objects".
+ */
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([s, Type.Null()])
+const Int = Type.Integer()
+const Timestamp = Type.String({ format: 'date-time', description: 'ISO-8601, UTC' })
+
+export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')])
+export type Role = Static<typeof Role>
+
+/** A user's public profile. */
+export const User = Type.Object({
+  id: Int,
+  email: Type.String(),
+  nickname: Type.String(),
+  avatar_url: Nullable(Type.String()),
+  bio: Nullable(Type.String()),
+  online: Type.Boolean(),
+  last_seen: Nullable(Timestamp),
+  created_at: Timestamp,
+}, { $id: 'User' })
+export type User = Static<typeof User>
+
+export const Sender = Type.Object({ id: Int, nickname: Type.String(), avatar_url: Nullable(Type.String()) })
+export const Attachment = Type.Object({ url: Type.String(), name: Type.String(), size: Int, mime: Type.String() })
+export const Reaction = Type.Object({ emoji: Type.String(), count: Int, me: Type.Boolean() })
+
+export const MessageType = Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file'), Type.Literal('system')])
+
+/** A message; deleted ones keep id and seq, with empty content and no attachment. */
+export const Message = Type.Object({
+  id: Int,
+  room_id: Int,
+  seq: Type.Integer({ minimum: 1, description: 'per room: 1, 2, 3… in commit order, no gaps' }),
+  sender: Nullable(Sender),
+  type: MessageType,
+  content: Type.String(),
+  reply_to_id: Nullable(Int),
+  attachment: Nullable(Attachment),
+  reactions: Type.Array(Reaction),
+  client_msg_id: Nullable(Type.String()),
+  created_at: Timestamp,
+  edited_at: Nullable(Timestamp),
+  deleted: Type.Boolean(),
+}, { $id: 'Message' })
+export type Message = Static<typeof Message>
+
+/** A search hit: the message and its content with matches in `<mark>`. */
+export const SearchHit = Type.Composite([Message, Type.Object({ highlight: Type.String() })])
+
+export const RoomType = Type.Union([Type.Literal('direct'), Type.Literal('group'), Type.Literal('channel')])
+export const Visibility = Type.Union([Type.Literal('private'), Type.Literal('public')])
+
+/** A room, as one caller sees it. */
+export const Room = Type.Object({
+  id: Int,
+  type: RoomType,
+  name: Nullable(Type.String()),
+  description: Nullable(Type.String()),
+  visibility: Visibility,
+  space_id: Nullable(Int),
+  external_id: Nullable(Type.String()),
+  created_by: Nullable(Int),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  member_count: Int,
+  max_members: Int,
+  last_seq: Type.Integer({ minimum: 0 }),
+  last_message: Nullable(Message),
+  unread_count: Type.Integer({ minimum: 0 }),
+}, { $id: 'Room' })
+export type Room = Static<typeof Room>
+
+export const Member = Type.Object({ user: User, role: Role, joined_at: Timestamp, last_read_seq: Type.Integer({ minimum: 0 }) })
+export type Member = Static<typeof Member>
+
+export const PresenceEntry = Type.Object({ user_id: Int, nickname: Type.String(), online: Type.Boolean(), last_seen: Nullable(Timestamp) })
+
+export const RoomSettings = Type.Object({
+  notifications: Type.Boolean(),
+  read_receipts: Type.Boolean(),
+  retention_days: Nullable(Type.Integer({ minimum: 1, maximum: 3650 })),
+})
+
+/** Every error answer: REST bodies and the `error` frame's fields. */
+export const ErrorBody = Type.Object({ detail: Type.String(), code: Type.String() }, { $id: 'Error' })
+export type ErrorBody = Static<typeof ErrorBody>
+
+/** A Discord-style server: its channels are rooms of type `channel`. */
+export const Space = Type.Object({
+  id: Int,
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  icon_url: Nullable(Type.String()),
+  visibility: Visibility,
+  owner_id: Nullable(Int),
+  member_count: Int,
+  max_members: Int,
+  general_channel_id: Nullable(Int),
+  channels: Type.Array(Room),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}, { $id: 'Space' })
+export type Space = Static<typeof Space>
+
+export const SpaceMember = Type.Object({ user: User, role: Role, joined_at: Timestamp })
+export type SpaceMember = Static<typeof SpaceMember>
+
+export const Invite = Type.Object({ code: Type.String(), space_id: Int, expires_at: Timestamp, max_uses: Nullable(Int), uses: Int })
+export type Invite = Static<typeof Invite>
+
+export const Ban = Type.Object({ user_id: Int, reason: Nullable(Type.String()), banned_by: Nullable(Int), created_at: Timestamp })
+export type Ban = Static<typeof Ban>
+
+export const LeaveReason = Type.Union([Type.Literal('left'), Type.Literal('removed'), Type.Literal('banned')])
+export type LeaveReason = Static<typeof LeaveReason>
