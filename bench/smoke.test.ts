@@ -35,7 +35,7 @@ describe('bench smoke (our server, memory://)', () => {
     expect(round.dups).toBe(0)
     expect(round.outOfOrder).toBe(0)
     expect(failed(report)).toEqual([])
-  }, 60_000)
+  }, 240_000)
 
   test('room-limit: concurrent joins take exactly the free places', async () => {
     const { report } = await runScenario(['room-limit', '--smoke', '--targets', 'ours', '--db', 'memory', '--out', out])
@@ -46,5 +46,5 @@ describe('bench smoke (our server, memory://)', () => {
     expect(limit!.memberCounts).toEqual([100])
     expect(report.checks.length).toBeGreaterThan(5)
     expect(failed(report)).toEqual([])
-  }, 60_000)
+  }, 240_000)
 })

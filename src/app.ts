@@ -237,18 +237,29 @@ export async function createChatServer(
 
   const accessLog = config.LOG_LEVEL === 'debug'
 
+  /**
+   * Elysia finds the path at the first '/' from index 11, i.e. it assumes a host of 4+ characters:
+   * under `Host: api` every route would be 404. Such a request gets a longer host (no route reads it).
+   */
+  function elysiaRequest(req: Request): Request {
+    const slash = req.url.indexOf('/', req.url.indexOf('//') + 2)
+    return slash < 11 ? new Request(`http://localhost${req.url.slice(slash)}`, req) : req
+  }
+
   /** Every HTTP request: a request id, then WebSocket upgrade, size check, the Elysia app; an access line at debug. */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
     const started = accessLog ? performance.now() : 0
     const reqId = assignRequestId(req)
     let res: Response | undefined
     try {
+      // HTTP/1.0 with no Host: Bun gives a bare path, which no URL parser (or route) takes
+      if (req.url.startsWith('/')) throw new AppError('bad_request', 'The request has no Host header.')
       clientIp.remember(req, server.requestIP(req)?.address)
       if (headerBytes(req) > MAX_HEADER_BYTES) {
         throw new AppError('headers_too_large', `The request line and headers are larger than ${MAX_HEADER_BYTES} bytes.`)
       }
       const up = await gateway.upgrade(req, server)
-      if (up !== 'upgraded') res = up ?? (await app.handle(req))
+      if (up !== 'upgraded') res = up ?? (await app.handle(elysiaRequest(req)))
     } catch (err) {
       res = errorResponse(err, 'UNKNOWN', requestLog(log, req))
     }
@@ -257,7 +268,7 @@ export async function createChatServer(
         res.headers.set('x-request-id', reqId)
       } catch {} // a response with immutable headers keeps them
     }
-    if (accessLog) {
+    if (accessLog && !req.url.startsWith('/')) {
       const url = new URL(req.url)
       log.debug('request', {
         req_id: reqId, method: req.method, path: url.pathname + url.search, status: res?.status ?? 101,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { SignJWT } from 'jose'
+import { createAccessTokens } from '../src/auth/tokens'
 import { expectError, expectStatus, expectUser } from './contract'
 import { register, startServer, type TestServer, type TestUser } from './helpers'
 
@@ -230,13 +231,20 @@ describe('access tokens', () => {
     const short = await startServer({ ACCESS_TTL: '1' })
     try {
       const u = await register(short.api, 'brief')
-      expectStatus(await short.api('GET', '/v1/users/me', { token: u.token }), 200)
-      await Bun.sleep(2100) // let the token expire (not a timing assertion)
-      expectError(await short.api('GET', '/v1/users/me', { token: u.token }), 401, 'unauthorized')
-      // a refresh gives a fresh, working access token
+      // the server signs with its ACCESS_TTL (read from the token: no waiting for the clock)
+      const claims = JSON.parse(Buffer.from(u.token.split('.')[1]!, 'base64url').toString()) as { iat: number; exp: number; sid: string }
+      expect(claims.exp - claims.iat).toBe(1)
+      // the same token, its expiry passed (signed with the test secret): 401
+      const expired = await createAccessTokens('test-secret', -60).sign(u.id, claims.sid)
+      expectError(await short.api('GET', '/v1/users/me', { token: expired }), 401, 'unauthorized')
+      // a refresh gives a fresh access token, signed the same way
       const r = await short.api('POST', '/v1/auth/refresh', { body: { refresh: u.refresh } })
       expectStatus(r, 200)
-      expectStatus(await short.api('GET', '/v1/users/me', { token: r.body.access }), 200)
+      const fresh = JSON.parse(Buffer.from(String(r.body.access).split('.')[1]!, 'base64url').toString()) as { iat: number; exp: number; sub: string }
+      expect({ ttl: fresh.exp - fresh.iat, sub: fresh.sub }).toEqual({ ttl: 1, sub: String(u.id) })
+      // and a token that is still valid works (the main server's TTL leaves time under any load)
+      const valid = await createAccessTokens('test-secret', 600).sign(u.id, claims.sid)
+      expectStatus(await short.api('GET', '/v1/users/me', { token: valid }), 200)
     } finally {
       await short.close()
     }

@@ -71,7 +71,9 @@ export function api(base: string): Api {
     if (opts.raw !== undefined) body = opts.raw
     else if (opts.body !== undefined) body = JSON.stringify(opts.body)
     if (body !== undefined) headers['content-type'] ??= 'application/json'
-    const res = await fetch(base + path, { method, headers, body })
+    // a fresh connection each time: test servers come and go, and a pooled keep-alive connection to a
+    // closed server whose port a new one got fails with ECONNRESET
+    const res = await fetch(base + path, { method, headers, body, keepalive: false })
     const text = await res.text()
     let parsed: unknown = text
     try {
@@ -143,8 +145,8 @@ export class TestSocket {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
   }
 
-  /** The next frame (after the last one returned) that matches; fails after `ms`. */
-  async next(match: string | ((f: Frame) => boolean), ms = 5000): Promise<Frame> {
+  /** The next frame (after the last one returned) that matches; fails after `ms` (generous: the box is loaded). */
+  async next(match: string | ((f: Frame) => boolean), ms = 15_000): Promise<Frame> {
     const pred = typeof match === 'string' ? (f: Frame) => f.type === match : match
     const deadline = Date.now() + ms
     for (;;) {
@@ -172,13 +174,19 @@ export class TestSocket {
   }
 
   /** Waits until `n` frames of `type` (matching) have arrived in total. */
-  async waitCount(type: string, n: number, ms = 10_000, pred: (f: Frame) => boolean = () => true): Promise<Frame[]> {
+  async waitCount(type: string, n: number, ms = 20_000, pred: (f: Frame) => boolean = () => true): Promise<Frame[]> {
     const deadline = Date.now() + ms
     for (;;) {
       const got = this.frames.filter((f) => f.type === type && pred(f))
       if (got.length >= n) return got
       if (Date.now() > deadline) throw new Error(`only ${got.length}/${n} ${type} frames`)
-      await Bun.sleep(10)
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 50)
+        this.waiters.push(() => {
+          clearTimeout(t)
+          r()
+        })
+      })
     }
   }
 
@@ -191,8 +199,8 @@ export class TestSocket {
 export const openWs = (s: { wsUrl: string }, u: TestUser, query = '') =>
   TestSocket.open(`${s.wsUrl}/v1/ws?token=${u.token}${query}`)
 
-/** Waits until `cond()` holds; fails after `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
+/** Waits until `cond()` holds; fails after `ms` (generous: the box is loaded; a test's own timeout is 30 s). */
+export async function until(cond: () => boolean | Promise<boolean>, ms = 15_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)

@@ -180,16 +180,17 @@ describe('presence in the profile', () => {
     const get = async () => (await s.api('GET', `/v1/users/${u.id}`, { token: alice.token })).body
     expect(await get()).toMatchObject({ online: false, last_seen: null })
     const ws = await openWs(s, u)
-    await until(async () => (await get()).online === true, 5000, 'online')
+    await until(async () => (await get()).online === true, 15_000, 'online')
     const ws2 = await openWs(s, u)
+    const open = s.chat.gateway.connections
     ws.close()
     await ws.closed
-    // still one socket open
-    await Bun.sleep(100)
+    // the server has handled the close; still one socket open
+    await until(() => s.chat.gateway.connections === open - 1, 15_000, 'the server to see the close')
     expect((await get()).online).toBe(true)
     ws2.close()
     await ws2.closed
-    await until(async () => (await get()).online === false, 5000, 'offline')
+    await until(async () => (await get()).online === false, 15_000, 'offline')
     const after = await get()
     expect(after.last_seen).toMatch(ISO)
     expect(Date.parse(after.last_seen)).toBeGreaterThanOrEqual(Date.parse(after.created_at))

@@ -14,7 +14,8 @@ export type RedisBusOptions = {
  * Several nodes over Redis pub/sub. Each event is published once, on its
  * topic's channel, as `[nodeId, meta]\n<frame>`; a node hears only topics it
  * subscribed and drops its own. Redis pub/sub is at-most-once: after a
- * reconnect the node resubscribes and `onResync` callbacks fill the gaps.
+ * reconnect the node resubscribes (topics wanted meanwhile too) and `onResync`
+ * callbacks fill the gaps.
  */
 export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
   const common = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (n: number) => Math.min(50 * n, 1000) }
@@ -37,9 +38,12 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
       everReady = true
       return
     }
-    // ioredis resubscribed what it had; events in between were lost
+    // ioredis resubscribed what it had; topics wanted while it was down are subscribed now;
+    // then the events missed in between are filled from the database
     o.log.warn('redis bus: reconnected; filling gaps from the database')
-    for (const cb of resyncs) cb()
+    void flush().finally(() => {
+      for (const cb of resyncs) cb()
+    })
   })
   const prefixLen = o.prefix.length
   sub.on('message', (channel: string, payload: string) => {
@@ -81,7 +85,9 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
       }
       for (const w of batch) w.resolve()
     } catch (err) {
-      for (const w of batch) w.reject(err)
+      // the connection is down: the topics stay wanted and are subscribed on reconnect (see 'ready')
+      if (sub.status !== 'ready' && !closed) for (const w of batch) w.resolve()
+      else for (const w of batch) w.reject(err)
     }
   }
   const queueFlush = () => {
@@ -109,7 +115,9 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
     },
     subscribe(topics) {
       for (const t of topics) wanted.add(t)
-      if (topics.every((t) => active.has(t))) return Promise.resolve()
+      // while Redis is down this node's own events still reach it; the topics are subscribed on
+      // reconnect, and what other nodes sent meanwhile is filled from the database (onResync)
+      if (topics.every((t) => active.has(t)) || (everReady && sub.status !== 'ready')) return Promise.resolve()
       return new Promise<void>((resolve, reject) => {
         waiters.push({ topics, resolve, reject })
         queueFlush()

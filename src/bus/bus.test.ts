@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { until } from '../../test/helpers'
 import { silentLogger } from '../lib/logger'
 import type { Bus, EventMeta } from './bus'
 import { createLocalBus } from './bus.local'
@@ -65,8 +66,8 @@ for (const impl of impls) {
         a.publish('room:1', 'r1', { seq: 1 })
         a.publish('room:2', 'r2', { seq: 1 })
         a.publish('user:9', 'u9', { join: 5 })
-        for (let i = 0; i < 100 && gotB.length < 2; i++) await Bun.sleep(10)
-        await Bun.sleep(50)
+        // one publishing connection keeps order: once u9 is here, r2 would have come before it
+        await until(() => gotB.some((g) => g.frame === 'u9'), 15_000, 'u9 on B')
         expect(gotB).toEqual([
           { topic: 'room:1', frame: 'r1', meta: { seq: 1 } },
           { topic: 'user:9', frame: 'u9', meta: { join: 5 } },
@@ -82,8 +83,8 @@ for (const impl of impls) {
         await b.subscribe(['room:4'])
         a.publish('room:3', 'gone')
         a.publish('room:4', 'here')
-        for (let i = 0; i < 100 && gotB.length < 1; i++) await Bun.sleep(10)
-        await Bun.sleep(50)
+        // 'gone' was published before 'here' on the same connection
+        await until(() => gotB.some((g) => g.frame === 'here'), 15_000, "'here' on B")
         expect(gotB.map((g) => g.frame)).toEqual(['here'])
       })
 
@@ -92,7 +93,7 @@ for (const impl of impls) {
         const gotB = collect(b)
         await Promise.all(Array.from({ length: 200 }, (_, i) => b.subscribe([`room:${i}`])))
         for (let i = 0; i < 200; i++) a.publish(`room:${i}`, String(i))
-        for (let i = 0; i < 200 && gotB.length < 200; i++) await Bun.sleep(10)
+        await until(() => gotB.length >= 200, 15_000, 'all 200 on B')
         expect(gotB.map((g) => g.frame)).toEqual(Array.from({ length: 200 }, (_, i) => String(i)))
       })
     }

@@ -1,4 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { until } from '../../test/helpers'
 import { RoomSequencer, type SeqFrame } from './sequencer'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
@@ -65,7 +66,7 @@ describe('RoomSequencer', () => {
     seq.start(0)
     seq.push(3, 'm3')
     seq.push(4, 'm4')
-    await Bun.sleep(60)
+    await until(() => out.length >= 4, 15_000, 'the gap filled')
     expect(out).toEqual([1, 2, 3, 4])
     expect(fetches).toEqual([[0, 2]])
   })
@@ -74,7 +75,7 @@ describe('RoomSequencer', () => {
     const { seq, out } = make([f(1), f(3)], 10)
     seq.start(0)
     seq.push(3, 'm3')
-    await Bun.sleep(40)
+    await until(() => out.length >= 2, 15_000, 'the gap skipped')
     expect(out).toEqual([1, 3])
   })
 
@@ -128,7 +129,7 @@ describe('RoomSequencer', () => {
     }, 10)
     seq.start(0)
     seq.push(3, 'm3')
-    await Bun.sleep(80)
+    await until(() => out.length >= 3, 15_000, 'the retried fill')
     expect(out).toEqual([1, 2, 3])
   })
 
