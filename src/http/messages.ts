@@ -3,9 +3,8 @@ import type { Authenticator } from '../auth/authenticator'
 import type { MessagesService } from '../chat/messages'
 import { EditMessage, MarkRead, SendMessage } from '../protocol/payloads'
 import { authGuard } from './auth-guard'
-import { Id, Limit, Seq } from './schemas'
+import { Id, Limit, RoomParams, Seq } from './schemas'
 
-const RoomParams = t.Object({ id: Id })
 const MessageParams = t.Object({ id: Id, mid: Id })
 
 export const messageRoutes = (messages: MessagesService, auth: Authenticator) =>

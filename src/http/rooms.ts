@@ -4,9 +4,7 @@ import type { RoomsService } from '../chat/rooms'
 import type { SpacesService } from '../chat/spaces'
 import { AddMembers, CreateBan, CreateRoom, SetRole, UpdateRoom } from '../protocol/payloads'
 import { authGuard } from './auth-guard'
-import { Id, Limit, QueryText } from './schemas'
-
-const RoomParams = t.Object({ id: Id })
+import { Id, Limit, QueryText, RoomParams } from './schemas'
 
 /**
  * /v1/rooms. A channel's members, roles and bans are its space's: the member

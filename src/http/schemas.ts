@@ -12,3 +12,5 @@ export const Seq = t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 export const Limit = (dflt: number) => t.Optional(t.Integer({ minimum: 1, maximum: 200, default: dflt }))
 /** A text query parameter: no NUL or lone surrogate, at most `max` UTF-16 units. */
 export const QueryText = (max: number) => t.String({ format: 'text', maxLength: max })
+/** `/rooms/:id…` paths. */
+export const RoomParams = t.Object({ id: Id })
