@@ -4,99 +4,73 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 
-const Int = (min: number, max: number, doc: string) => Type.Integer({ minimum: min, maximum: max, description: doc })
-const Str = (doc: string) => Type.String({ description: doc })
+/** An integer variable: its range, its default, what it means. */
+const Int = (min: number, max: number, dflt: number, doc: string) =>
+  Type.Integer({ minimum: min, maximum: max, default: dflt, description: doc })
+/** A text variable and its default. */
+const Str = (dflt: string, doc: string) => Type.String({ default: dflt, description: doc })
+/** A text variable whose value, when unset, loadConfig derives (NODE_ID, JWT_SECRET). */
+const Derived = (doc: string) => Type.String({ description: doc })
+/** A text variable that may stay unset. */
 const OptStr = (doc: string) => Type.Optional(Type.String({ minLength: 1, description: doc }))
+/** One of a few words, and the default word. */
+const OneOf = <const T extends string>(values: readonly T[], dflt: T, doc: string) =>
+  Type.Union(values.map((v) => Type.Literal(v)), { default: dflt, description: doc })
 
 /**
  * The environment of API.md "Running", as one schema. Every key is the
- * environment variable's name; every field has a default below.
+ * environment variable's name; every field carries its default (as
+ * `default`) beside its range and one-line doc.
  */
 export const ConfigSchema = Type.Object({
-  PORT: Int(0, 65535, 'TCP port to listen on (0 = any free port)'),
-  HOST: Str('address to listen on'),
+  PORT: Int(0, 65535, 3000, 'TCP port to listen on (0 = any free port)'),
+  HOST: Str('0.0.0.0', 'address to listen on'),
   DATABASE_URL: OptStr('postgres://… for Postgres, memory:// for a throw-away embedded database; unset = PGlite in DATA_DIR'),
-  DATA_DIR: Str('embedded database and uploads'),
+  DATA_DIR: Str('./data', 'embedded database and uploads'),
   REDIS_URL: OptStr('redis://…; enables several nodes; unset = one node, in-process bus'),
-  REDIS_PREFIX: Str('prefix of every Redis key and channel'),
-  PRESENCE_TTL_MS: Int(1000, 600_000, "a crashed node's users go offline within this, ms"),
-  NODE_ID: Str("this node's name in logs, metrics and relay"),
-  NODE_ENV: Str('production requires JWT_SECRET'),
-  JWT_SECRET: Str('token signing key'),
-  ACCESS_TTL: Int(1, 86_400 * 30, 'access token lifetime, seconds'),
-  REFRESH_TTL: Int(60, 86_400 * 3650, 'refresh token lifetime, seconds'),
-  AUTH_MODE: Type.Union([Type.Literal('jwt'), Type.Literal('gateway')], { description: 'jwt or gateway' }),
+  REDIS_PREFIX: Str('chat:', 'prefix of every Redis key and channel'),
+  PRESENCE_TTL_MS: Int(1000, 600_000, 30_000, "a crashed node's users go offline within this, ms"),
+  NODE_ID: Derived("this node's name in logs, metrics and relay; unset = hostname-pid"),
+  NODE_ENV: Str('development', 'production requires JWT_SECRET'),
+  JWT_SECRET: Derived('token signing key; unset = a random one per run (not in production)'),
+  ACCESS_TTL: Int(1, 86_400 * 30, 900, 'access token lifetime, seconds'),
+  REFRESH_TTL: Int(60, 86_400 * 3650, 2_592_000, 'refresh token lifetime, seconds'),
+  AUTH_MODE: OneOf(['jwt', 'gateway'], 'jwt', 'jwt or gateway'),
   GATEWAY_SECRET: OptStr('HMAC key of the API gateway (AUTH_MODE=gateway)'),
-  FLUSH_MS: Int(0, 1000, 'writer: longest wait before a batch is flushed, ms (0 = next tick)'),
-  BATCH_MAX: Int(1, 100_000, 'writer: messages per transaction at most'),
-  WRITER_LANES: Int(1, 64, 'writer: parallel commit loops, rooms split among them by id'),
-  WRITE_QUEUE_MAX: Int(1, 10_000_000, 'writer: messages waiting at most; past it sends fail with unavailable'),
-  MAX_ROOM_MEMBERS: Int(2, 100_000, 'members of a group room'),
-  MAX_SPACE_MEMBERS: Int(2, 1_000_000, 'members of a space'),
-  MAX_MESSAGE_CHARS: Int(1, 1_000_000, 'message length in code points'),
-  MAX_FRAME_BYTES: Int(256, 16 * 1024 * 1024, 'largest WebSocket frame, bytes'),
-  MAX_UPLOAD_BYTES: Int(1, 1024 * 1024 * 1024, 'largest upload, bytes'),
-  RATE_MESSAGES: Int(0, 1_000_000, 'messages per second per user (burst twice it); 0 = no limit'),
-  RATE_AUTH: Int(0, 1_000_000, 'register, login and refresh attempts per client IP per minute; 0 = no limit'),
-  RATE_LOGIN_FAILURES: Int(0, 1_000_000, 'failed logins per email per 15 minutes; 0 = no limit'),
-  TRUST_PROXY: Int(0, 1, '1: the client IP is the first X-Forwarded-For address (only behind a proxy that sets it)'),
-  FILE_URL_TTL: Int(1, 86_400 * 365, 'signed file URL lifetime, seconds'),
+  FLUSH_MS: Int(0, 1000, 2, 'writer: longest wait before a batch is flushed, ms (0 = next tick)'),
+  BATCH_MAX: Int(1, 100_000, 1000, 'writer: messages per transaction at most'),
+  WRITER_LANES: Int(1, 64, 2, 'writer: parallel commit loops, rooms split among them by id'),
+  WRITE_QUEUE_MAX: Int(1, 10_000_000, 50_000, 'writer: messages waiting at most; past it sends fail with unavailable'),
+  MAX_ROOM_MEMBERS: Int(2, 100_000, 100, 'members of a group room'),
+  MAX_SPACE_MEMBERS: Int(2, 1_000_000, 1000, 'members of a space'),
+  MAX_MESSAGE_CHARS: Int(1, 1_000_000, 1000, 'message length in code points'),
+  MAX_FRAME_BYTES: Int(256, 16 * 1024 * 1024, 16_384, 'largest WebSocket frame, bytes'),
+  MAX_UPLOAD_BYTES: Int(1, 1024 * 1024 * 1024, 10 * 1024 * 1024, 'largest upload, bytes'),
+  RATE_MESSAGES: Int(0, 1_000_000, 20, 'messages per second per user (burst twice it); 0 = no limit'),
+  RATE_AUTH: Int(0, 1_000_000, 30, 'register, login and refresh attempts per client IP per minute; 0 = no limit'),
+  RATE_LOGIN_FAILURES: Int(0, 1_000_000, 10, 'failed logins per email per 15 minutes; 0 = no limit'),
+  TRUST_PROXY: Int(0, 1, 0, '1: the client IP is the first X-Forwarded-For address (only behind a proxy that sets it)'),
+  FILE_URL_TTL: Int(1, 86_400 * 365, 3600, 'signed file URL lifetime, seconds'),
   S3_BUCKET: OptStr('S3-compatible bucket for uploads; unset = local disk under DATA_DIR'),
   S3_ENDPOINT: OptStr('S3 endpoint URL (MinIO, R2, …); unset = AWS'),
   S3_REGION: OptStr('S3 region'),
   S3_ACCESS_KEY_ID: OptStr('S3 access key'),
   S3_SECRET_ACCESS_KEY: OptStr('S3 secret key'),
-  LOG_LEVEL: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
-  SEQUENCER_WAIT_MS: Int(1, 10_000, 'how long a node holds later events before filling a seq gap from the database, ms'),
-  WS_IDLE_SECONDS: Int(5, 960, 'a socket silent this long is pinged, and closed if still silent'),
-  WS_BACKPRESSURE_BYTES: Int(1024, 1024 * 1024 * 1024, 'a socket whose send buffer passes this is closed with 1013'),
-  RETENTION_SWEEP_MS: Int(1000, 86_400_000, 'how often expired messages (retention_days) are deleted, ms'),
-  SHUTDOWN_GRACE_MS: Int(100, 60_000, 'drain time limit on SIGTERM, ms'),
-  CORS_ORIGINS: Str('origins allowed to call the API from a browser, comma-separated (https://app.example.com); * = any; empty = same origin only'),
-  DATABASE_POOL: Int(1, 1000, 'Postgres connections per node'),
-  DATABASE_PREPARE: Int(0, 1, '0: no named prepared statements (PgBouncer in transaction mode)'),
-  MIGRATE: Int(0, 1, 'apply the migrations in drizzle/ at start (0: a separate `bun run db:migrate` does it)'),
+  LOG_LEVEL: OneOf(['debug', 'info', 'warn', 'error'], 'info', 'least severe level logged'),
+  SEQUENCER_WAIT_MS: Int(1, 10_000, 50, 'how long a node holds later events before filling a seq gap from the database, ms'),
+  WS_IDLE_SECONDS: Int(5, 960, 60, 'a socket silent this long is pinged, and closed if still silent'),
+  WS_BACKPRESSURE_BYTES: Int(1024, 1024 * 1024 * 1024, 4 * 1024 * 1024, 'a socket whose send buffer passes this is closed with 1013'),
+  RETENTION_SWEEP_MS: Int(1000, 86_400_000, 60_000, 'how often expired messages (retention_days) are deleted, ms'),
+  SHUTDOWN_GRACE_MS: Int(100, 60_000, 8000, 'drain time limit on SIGTERM, ms'),
+  CORS_ORIGINS: Str('', 'origins allowed to call the API from a browser, comma-separated (https://app.example.com); * = any; empty = same origin only'),
+  DATABASE_POOL: Int(1, 1000, 10, 'Postgres connections per node'),
+  DATABASE_PREPARE: Int(0, 1, 1, '0: no named prepared statements (PgBouncer in transaction mode)'),
+  MIGRATE: Int(0, 1, 1, 'apply the migrations in drizzle/ at start (0: a separate `bun run db:migrate` does it)'),
 })
 
 export type Config = Static<typeof ConfigSchema> & {
   /** true when JWT_SECRET was generated for this run */
   jwtSecretGenerated: boolean
-}
-
-const defaults: Record<string, string> = {
-  PORT: '3000',
-  HOST: '0.0.0.0',
-  DATA_DIR: './data',
-  REDIS_PREFIX: 'chat:',
-  PRESENCE_TTL_MS: '30000',
-  NODE_ENV: 'development',
-  ACCESS_TTL: '900',
-  REFRESH_TTL: '2592000',
-  AUTH_MODE: 'jwt',
-  FLUSH_MS: '2',
-  BATCH_MAX: '1000',
-  WRITE_QUEUE_MAX: '50000',
-  WRITER_LANES: '2',
-  MAX_ROOM_MEMBERS: '100',
-  MAX_SPACE_MEMBERS: '1000',
-  MAX_MESSAGE_CHARS: '1000',
-  MAX_FRAME_BYTES: '16384',
-  MAX_UPLOAD_BYTES: String(10 * 1024 * 1024),
-  RATE_MESSAGES: '20',
-  RATE_AUTH: '30',
-  RATE_LOGIN_FAILURES: '10',
-  TRUST_PROXY: '0',
-  FILE_URL_TTL: '3600',
-  LOG_LEVEL: 'info',
-  SEQUENCER_WAIT_MS: '50',
-  WS_IDLE_SECONDS: '60',
-  WS_BACKPRESSURE_BYTES: String(4 * 1024 * 1024),
-  RETENTION_SWEEP_MS: '60000',
-  SHUTDOWN_GRACE_MS: '8000',
-  MIGRATE: '1',
-  DATABASE_POOL: '10',
-  DATABASE_PREPARE: '1',
-  CORS_ORIGINS: '',
 }
 
 export class ConfigError extends Error {}
@@ -108,7 +82,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const out: Record<string, unknown> = {}
   for (const [key, schema] of Object.entries(ConfigSchema.properties) as [string, TSchema][]) {
-    const raw = env[key]?.trim() || defaults[key]
+    const raw = env[key]?.trim() || (schema.default === undefined ? undefined : String(schema.default))
     if (raw === undefined) continue
     const value = schema.type === 'integer' ? (/^-?\d+$/.test(raw) ? Number(raw) : raw) : raw
     if (!Value.Check(schema, value)) {

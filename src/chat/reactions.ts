@@ -3,6 +3,7 @@ import type { Database } from '../db/client'
 import { notFound, validation } from '../lib/errors'
 import type { Events } from './events'
 import { messageColumns, messageFrom, type Message, type MessageRow } from './message-view'
+import { idList } from '../db/sql'
 
 export type Reaction = Message['reactions'][number] & { user_ids: number[] }
 
@@ -16,7 +17,7 @@ export async function withReactions<T extends Message>(database: Database, msgs:
   const rows = await database.rows<{ message_id: number; emoji: string; user_ids: number[] | string }>(
     sql`select message_id, emoji, array_agg(user_id order by created_at, user_id) as user_ids
         from reactions
-        where message_id in (select value::int8 from json_array_elements_text(${JSON.stringify(msgs.map((m) => m.id))}::json))
+        where message_id in ${idList(msgs.map((m) => m.id))}
         group by message_id, emoji
         order by message_id, min(created_at), emoji`,
   )

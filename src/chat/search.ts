@@ -3,6 +3,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { validation } from '../lib/errors'
 import { messageColumns, messageFrom, type Message, type MessageRow } from './message-view'
+import { AdvisoryLock } from '../lib/limits'
 
 export type SearchHit = Message & { highlight: string }
 
@@ -101,7 +102,7 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
       const [queued] = await database.rows<{ any: boolean }>(sql`select exists (select 1 from search_queue) as any`)
       if (!queued?.any) return 0
       return database.db.transaction(async (tx) => {
-        const [lock] = await database.rows<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(727275) as ok`, tx)
+        const [lock] = await database.rows<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(${AdvisoryLock.searchIndex}) as ok`, tx)
         if (!lock?.ok) return 0
         const moved = await database.rows<{ message_id: number }>(
           sql`with q as (

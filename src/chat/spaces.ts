@@ -11,6 +11,7 @@ import { authorize } from './policy'
 import { banView } from './rooms/members'
 import type { RoomsService } from './rooms'
 import type { UsersService } from './users'
+import { idList } from '../db/sql'
 
 type SpaceRow = typeof spaces.$inferSelect
 type SpaceMemberRow = typeof spaceMembers.$inferSelect
@@ -68,14 +69,14 @@ export function createSpacesService(d: SpacesDeps) {
     if (rows.length === 0) return []
     const ids = rows.map((r) => r.id)
     const channelRows = await db.select().from(rooms)
-      .where(sql`${rooms.spaceId} in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`)
+      .where(sql`${rooms.spaceId} in ${idList(ids)}`)
       .orderBy(rooms.id)
     const marks = await database.rows<{ room_id: number; mark: number }>(
       sql`select r.id as room_id, coalesce(rm.last_read_seq, (select coalesce(max(m.seq), 0) from messages m
               where m.room_id = r.id and m.created_at <= sm.joined_at)) as mark
           from rooms r join space_members sm on sm.space_id = r.space_id and sm.user_id = ${userId}
           left join room_members rm on rm.room_id = r.id and rm.user_id = ${userId}
-          where r.space_id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+          where r.space_id in ${idList(ids)}`,
     )
     const channelViews = await d.rooms.views(channelRows, new Map(marks.map((m) => [Number(m.room_id), Number(m.mark)])))
     return rows.map((s) => ({

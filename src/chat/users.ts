@@ -9,6 +9,8 @@ import { createPasswordHasher, dummyHash, type PasswordHasher } from '../auth/pa
 import type { AuthLimits } from '../limits/auth-limits'
 import { hashToken, newRefreshToken, type AccessTokens } from '../auth/tokens'
 import type { PresenceInfo, PresenceStore } from '../presence/presence'
+import { idList } from '../db/sql'
+import { CacheLimits } from '../lib/limits'
 
 /** User as API.md "Objects" defines it (public profile). */
 export type User = {
@@ -114,7 +116,7 @@ export function createUsersService({
     async byIds(ids: number[]): Promise<User[]> {
       if (ids.length === 0) return []
       const rows = await database.db.select().from(users)
-        .where(sql`${users.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`)
+        .where(sql`${users.id} in ${idList(ids)}`)
       return profiles(rows)
     },
 
@@ -210,9 +212,9 @@ export function createUsersService({
      */
     async profileForSocket(id: number): Promise<User> {
       const hit = socketRows.get(id)
-      if (hit && Date.now() - hit.at < 5000) return profile(hit.row)
+      if (hit && Date.now() - hit.at < CacheLimits.socketProfiles.ttlMs) return profile(hit.row)
       const row = await byId(id)
-      if (socketRows.size > 50_000) socketRows.clear()
+      if (socketRows.size > CacheLimits.socketProfiles.max) socketRows.clear()
       socketRows.set(id, { row, at: Date.now() })
       return profile(row)
     },
@@ -228,13 +230,13 @@ export function createUsersService({
       if (gatewayPlaceholders) {
         await database.rows(
           sql`insert into users (id, email, nickname)
-              select v, 'user-' || v || '@placeholder.invalid', 'user ' || v
-              from (select value::int8 as v from json_array_elements_text(${JSON.stringify(ids)}::json)) ids
+              select value, 'user-' || value || '@placeholder.invalid', 'user ' || value
+              from ${idList(ids)} ids
               on conflict do nothing`,
         )
       }
       const found = await database.rows<{ id: number }>(
-        sql`select id from users where id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+        sql`select id from users where id in ${idList(ids)}`,
       )
       if (found.length !== new Set(ids).size) throw notFound('User')
     },
@@ -275,7 +277,7 @@ export function createUsersService({
       const avatar = u.avatar !== null && isHttpUrl(u.avatar) && !hasBadChars(u.avatar) ? u.avatar : null
       const key = `${nickname}\n${email}\n${avatar ?? ''}`
       const seen = gatewaySeen.get(u.id)
-      if (seen && seen.key === key && Date.now() - seen.at < 60_000) return
+      if (seen && seen.key === key && Date.now() - seen.at < CacheLimits.gatewayUsers.ttlMs) return
       try {
         await db.insert(users).values({ id: u.id, email, nickname, avatarUrl: avatar })
           .onConflictDoUpdate({ target: users.id, set: { email, nickname, avatarUrl: avatar } })
@@ -286,7 +288,7 @@ export function createUsersService({
         throw err
       }
       socketRows.delete(u.id)
-      if (gatewaySeen.size > 100_000) gatewaySeen.clear()
+      if (gatewaySeen.size > CacheLimits.gatewayUsers.max) gatewaySeen.clear()
       gatewaySeen.set(u.id, { key, at: Date.now() })
     },
 

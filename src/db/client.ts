@@ -10,6 +10,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import * as schema from './schema'
+import { AdvisoryLock } from '../lib/limits'
 
 export type Schema = typeof schema
 /** The drizzle database, whichever driver is under it. */
@@ -93,10 +94,10 @@ async function openPostgres(url: string, max: number, prepare: boolean, onQuery?
       // serialize concurrent starts of several nodes on one database
       const lock = await client.reserve()
       try {
-        await lock`select pg_advisory_lock(727274)`
+        await lock`select pg_advisory_lock(${AdvisoryLock.migrate})`
         await migratePostgres(pgDb, { migrationsFolder })
       } finally {
-        await lock`select pg_advisory_unlock(727274)`.catch(() => {})
+        await lock`select pg_advisory_unlock(${AdvisoryLock.migrate})`.catch(() => {})
         lock.release()
       }
     },

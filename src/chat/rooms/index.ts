@@ -11,6 +11,7 @@ import { authorize } from '../policy'
 import type { UsersService } from '../users'
 import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
+import { idList } from '../../db/sql'
 
 export type { Member, Role, Room }
 export { userRoomIds }
@@ -163,7 +164,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
       const page = rows.slice(0, opts.limit)
       const ids = page.map((r) => r.room_id)
       const full = ids.length === 0 ? [] : await db.select().from(rooms)
-        .where(sql`${rooms.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`)
+        .where(sql`${rooms.id} in ${idList(ids)}`)
       const byId = new Map(full.map((r) => [r.id, r]))
       const ordered = ids.map((id) => byId.get(id)).filter((r): r is RoomRow => r !== undefined)
       const result = await views(ordered, new Map(page.map((r) => [r.room_id, Number(r.last_read_seq)])))

@@ -9,6 +9,7 @@ import type { Events } from '../events'
 import { authorize } from '../policy'
 import type { UsersService } from '../users'
 import type { RoomRow, RoomViews } from './views'
+import { idList } from '../../db/sql'
 
 /** A member of a room as the services see it. For a channel: the space's role, and the read-mark row if there is one. */
 export type MemberRow = typeof roomMembers.$inferSelect
@@ -96,7 +97,7 @@ export function createRoomMembers(deps: { database: Database; users: UsersServic
   async function refuseBanned(tx: Executor, roomId: number, ids: number[]): Promise<void> {
     const banned = await database.rows<{ user_id: number }>(
       sql`select user_id from room_bans where room_id = ${roomId}
-          and user_id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json)) limit 1`,
+          and user_id in ${idList(ids)} limit 1`,
       tx,
     )
     if (banned.length > 0) throw forbidden(`User ${banned[0]!.user_id} is banned from this room.`)
@@ -109,7 +110,7 @@ export function createRoomMembers(deps: { database: Database; users: UsersServic
   async function addLocked(tx: Executor, room: RoomRow, ids: number[], role: Role): Promise<number[]> {
     const existing = await database.rows<{ user_id: number }>(
       sql`select user_id from room_members where room_id = ${room.id}
-          and user_id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+          and user_id in ${idList(ids)}`,
       tx,
     )
     const have = new Set(existing.map((e) => e.user_id))
@@ -129,7 +130,7 @@ export function createRoomMembers(deps: { database: Database; users: UsersServic
   async function announceJoined(roomId: number, userIds: number[]) {
     if (userIds.length === 0) return
     const rows = await db.select().from(users)
-      .where(sql`${users.id} in (select value::int8 from json_array_elements_text(${JSON.stringify(userIds)}::json))`)
+      .where(sql`${users.id} in ${idList(userIds)}`)
     const profiles = await usersService.profiles(rows)
     const v = await views.one(await roomRow(database, roomId), 0)
     for (const u of profiles) {

@@ -4,6 +4,7 @@ import type { rooms } from '../../db/schema'
 import { iso } from '../../lib/time'
 import type { Message, Room } from '../../protocol/objects'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type MessageRow } from '../message-view'
+import { idList, jsonRecords } from '../../db/sql'
 
 export type RoomRow = typeof rooms.$inferSelect
 
@@ -16,7 +17,7 @@ export function createRoomViews(database: Database, attachmentUrl?: AttachmentUr
     if (keys.length === 0) return out
     const msgs = await database.rows<MessageRow>(
       sql`select ${messageColumns} from ${messageFrom}
-          where (m.room_id, m.seq) in (select x.r, x.s from json_to_recordset(${JSON.stringify(keys)}::json) as x(r int8, s int8))`,
+          where (m.room_id, m.seq) in (select x.r, x.s from ${jsonRecords(keys, 'r int8, s int8')})`,
       ex,
     )
     for (const m of msgs) out.set(m.room_id, toMessage(m, attachmentUrl))
@@ -28,7 +29,7 @@ export function createRoomViews(database: Database, attachmentUrl?: AttachmentUr
     const ids = [...new Set(rows.flatMap((r) => (r.spaceId === null ? [] : [r.spaceId])))]
     if (ids.length === 0) return new Map()
     const got = await database.rows<{ id: number; member_count: number; max_members: number }>(
-      sql`select id, member_count, max_members from spaces where id in (select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+      sql`select id, member_count, max_members from spaces where id in ${idList(ids)}`,
     )
     return new Map(got.map((g) => [Number(g.id), { member_count: Number(g.member_count), max_members: Number(g.max_members) }]))
   }

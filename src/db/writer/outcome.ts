@@ -2,6 +2,7 @@
 import { sql } from 'drizzle-orm'
 import { AppError, notFound, notMember, unavailable, validation, type ErrorCode } from '../../lib/errors'
 import type { Database, Executor } from '../client'
+import { jsonRecords } from '../sql'
 import { messageColumns, messageFrom, type MessageRow } from '../message-row'
 import { Failure } from './failure'
 import type { Written } from './statements'
@@ -90,7 +91,7 @@ export async function replay(database: Database, ex: Executor, stored: StoredOut
   const rows = keys.length === 0 ? [] : await database.rows<MessageRow>(
     sql`select ${messageColumns} from ${messageFrom}
         where (m.room_id, m.seq) in
-          (select x.room_id, x.seq from json_to_recordset(${JSON.stringify(keys)}::json) as x(room_id int8, seq int8))`,
+          (select x.room_id, x.seq from ${jsonRecords(keys, 'room_id int8, seq int8')})`,
     ex,
   )
   const byKey = new Map(rows.map((r) => [`${r.room_id}:${r.seq}`, r]))

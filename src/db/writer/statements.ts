@@ -6,6 +6,7 @@
  */
 import { sql } from 'drizzle-orm'
 import type { Database, Executor } from '../client'
+import { idList, jsonRecords } from '../sql'
 import { messageColumns, messageFrom, type MessageRow } from '../message-row'
 import {
   duplicateOf, fastPathOutcomes, insertedRow, replay, toStored, errMember, errReply, errRoom, type CheckedRow, type StoredOutcome,
@@ -73,7 +74,7 @@ export async function writeBatchInOneStatement(database: Database, batch: Pendin
     return { item: i, first_item: firstItem, ...written(q) }
   })
   const rows = await database.rowsPrepared<CheckedRow>(sql`
-    with x as (select * from json_to_recordset(${JSON.stringify(items)}::json) as x(${recordset('item int, first_item int')})),
+    with x as (select * from ${jsonRecords(items, recordset('item int, first_item int'))}),
       locked as materialized (select id, last_seq, space_id from rooms where id in (select distinct room_id from x) order by id for update),
       chk as (
         select x.item, x.first_item, x.room_id, x.sender_id, l.id is not null as room_ok,
@@ -116,8 +117,6 @@ export async function writeBatchInOneStatement(database: Database, batch: Pendin
     select null, null, null, null, m.seq, m.id, m.room_id, m.created_at, null, null from m`)
   return fastPathOutcomes(items, rows)
 }
-
-const idList = (ids: number[]) => sql`(select value::int8 from json_array_elements_text(${JSON.stringify(ids)}::json))`
 
 type Snapshot = {
   rooms: [number, number][]
@@ -167,7 +166,7 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
                select l.id, sm.user_id from locked l join space_members sm on sm.space_id = l.space_id
              ) a join users u on u.id = a.user_id
              where (a.room_id, a.user_id) in
-                 (select x.room_id, x.sender_id from json_to_recordset(${JSON.stringify(pairs)}::json) as x(room_id int8, sender_id int8))
+                 (select x.room_id, x.sender_id from ${jsonRecords(pairs, 'room_id int8, sender_id int8')})
           ) as members,
           ${replyIds.length === 0 ? sql`null` : sql`(select coalesce(json_agg(json_build_array(id, room_id)), '[]') from messages where id in ${idList(replyIds)})`} as replies`,
     ex,
@@ -197,7 +196,7 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
       sql`select ${messageColumns} from ${messageFrom}
           where (m.room_id, m.sender_id, m.client_msg_id) in
             (select x.room_id, x.sender_id, x.client_msg_id
-             from json_to_recordset(${JSON.stringify(keys)}::json) as x(room_id int8, sender_id int8, client_msg_id text))`,
+             from ${jsonRecords(keys, 'room_id int8, sender_id int8, client_msg_id text')})`,
       ex,
     )
     for (const r of rows) existing.set(`${r.room_id}:${r.sender_id}:${r.client_msg_id}`, r)
@@ -258,16 +257,16 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
     sql`with m as (
           insert into messages (${insertColumns})
           select x.seq, ${insertValues}
-          from json_to_recordset(${JSON.stringify(inserts)}::json) as x(${recordset('seq int8')})
+          from ${jsonRecords(inserts, recordset('seq int8'))}
           on conflict (room_id, sender_id, client_msg_id) where client_msg_id is not null do nothing
           returning id, room_id, seq, created_at),
         q as (insert into search_queue (message_id) select id from m),
         r as (update rooms set last_seq = x.seq, last_activity_at = now()
-              from json_to_recordset(${JSON.stringify(advanced)}::json) as x(room_id int8, seq int8)
+              from ${jsonRecords(advanced, 'room_id int8, seq int8')}
               where rooms.id = x.room_id and rooms.last_seq < x.seq),
         rm as (insert into room_members (room_id, user_id, last_read_seq)
                select x.room_id, x.sender_id, x.seq
-               from json_to_recordset(${JSON.stringify([...readMarks.values()])}::json) as x(room_id int8, sender_id int8, seq int8)
+               from ${jsonRecords([...readMarks.values()], 'room_id int8, sender_id int8, seq int8')}
                on conflict (room_id, user_id) do update set last_read_seq = greatest(room_members.last_read_seq, excluded.last_read_seq)),
         b as (insert into writer_batches (id, outcome) values (${batchId}, ${JSON.stringify(stored)}::jsonb))
         select id, room_id, seq, created_at from m`,
