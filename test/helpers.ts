@@ -60,7 +60,7 @@ export async function startServer(env: Record<string, string> = {}, databaseUrl?
   }
 }
 
-export type ApiResponse<T = any> = { status: number; body: T; headers: Headers } // eslint-disable-line @typescript-eslint/no-explicit-any -- test bodies are asserted field by field
+export type ApiResponse<T = any> = { status: number; body: T; headers: Headers } // any: test bodies are asserted field by field
 export type Api = (method: string, path: string, opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }) => Promise<ApiResponse>
 
 export function api(base: string): Api {
@@ -103,7 +103,7 @@ export async function groupRoom(a: Api, owner: TestUser, members: TestUser[] = [
   return r.body as { id: number; [k: string]: unknown }
 }
 
-export type Frame = { type: string; [k: string]: any } // eslint-disable-line @typescript-eslint/no-explicit-any -- frames are asserted field by field
+export type Frame = { type: string; [k: string]: any } // any: frames are asserted field by field
 
 /** A WebSocket client for tests: every frame is kept; wait for the next one matching. */
 export class TestSocket {

@@ -75,7 +75,7 @@ export class RawWebSocket {
   }
 
   /** The JSON of every text frame received. */
-  json(): { type: string; [k: string]: any }[] { // eslint-disable-line @typescript-eslint/no-explicit-any -- frames are asserted field by field
+  json(): { type: string; [k: string]: any }[] { // any: frames are asserted field by field
     return this.frames.filter((f) => f.opcode === Opcode.text).map((f) => JSON.parse(f.payload.toString()))
   }
 

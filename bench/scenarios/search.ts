@@ -50,7 +50,7 @@ export async function search(ctx: Ctx): Promise<ScenarioResult> {
     }
     await w.close()
     const writeSec = (performance.now() - t0) / 1000
-    const svc = createSearch(database, (row) => toMessage(row))
+    const svc = createSearch(database, (row) => toMessage(row, () => ''))
     log(`search: indexing`)
     const t1 = performance.now()
     let moved = 0

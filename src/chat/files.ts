@@ -12,7 +12,6 @@ const IMAGE_MIME = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'
 /** A file name safe to store and to send back: no path, no control characters, bounded. */
 export function sanitizeName(raw: string | undefined): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? ''
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
   const clean = base.replace(/[\u0000-\u001f\u007f"<>|:*?]/g, '_').trim().slice(0, 200)
   return clean === '' || /^\.+$/.test(clean) ? 'file' : clean
 }

@@ -25,7 +25,7 @@ export type Message = {
 /** Builds the attachment URL; set at wiring (files need a signer). */
 export type AttachmentUrl = (a: AttachmentRow, messageId: number) => string
 
-export function toMessage(r: MessageRow, attachmentUrl?: AttachmentUrl): Message {
+export function toMessage(r: MessageRow, attachmentUrl: AttachmentUrl): Message {
   const deleted = r.deleted_at != null
   const att = typeof r.attachment === 'string' ? (JSON.parse(r.attachment) as AttachmentRow) : r.attachment
   return {
@@ -39,7 +39,7 @@ export function toMessage(r: MessageRow, attachmentUrl?: AttachmentUrl): Message
     attachment:
       deleted || !att
         ? null
-        : { url: attachmentUrl ? attachmentUrl(att, r.id) : '', name: att.name, size: att.size, mime: att.mime },
+        : { url: attachmentUrl(att, r.id), name: att.name, size: att.size, mime: att.mime },
     reactions: [],
     client_msg_id: r.client_msg_id,
     created_at: iso(r.created_at)!,

@@ -23,8 +23,8 @@ export type MessagesDeps = {
   events: Events
   limiter: MessageRateLimiter
   maxMessageChars: number
-  attachmentUrl?: AttachmentUrl
-  files?: FilesService
+  attachmentUrl: AttachmentUrl
+  files: FilesService
 }
 
 /** Trims and checks a message body: 1..max code points, no NUL or broken surrogates. */
@@ -91,7 +91,6 @@ export function createMessagesService(d: MessagesDeps) {
       roomId: number,
       input: UploadFields & { file: Blob & { name?: string } },
     ): Promise<{ message: Message; created: boolean }> {
-      if (!d.files) throw new AppError('unavailable', 'File uploads are not configured.')
       const caption = input.content?.trim() ? cleanContent(input.content, d.maxMessageChars) : ''
       const clientMsgId = cleanClientMsgId(input.client_msg_id)
       await d.rooms.requireMember(roomId, userId)
@@ -162,7 +161,7 @@ export function createMessagesService(d: MessagesDeps) {
       })
       // its file goes with it: the signed URLs handed out before stop working
       const attachment = typeof row.attachment === 'string' ? (JSON.parse(row.attachment) as AttachmentRow) : row.attachment
-      if (attachment) await d.files?.discard(attachment.key)
+      if (attachment) await d.files.discard(attachment.key)
       events.toRoom(roomId, { type: 'message.deleted', room_id: roomId, message_id: messageId, seq: row.seq })
     },
 

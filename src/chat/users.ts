@@ -5,7 +5,7 @@ import { AppError, notFound, unauthorized, validation } from '../lib/errors'
 import { iso } from '../lib/time'
 import { cleanText, escapeLike, hasBadChars, isHttpUrl } from '../lib/text'
 import type { Login, Register, UpdateProfile } from '../protocol/payloads'
-import { createPasswordHasher, dummyHash, type PasswordHasher } from '../auth/passwords'
+import { dummyHash, type PasswordHasher } from '../auth/passwords'
 import type { AuthLimits } from '../limits/auth-limits'
 import { hashToken, newRefreshToken, type AccessTokens } from '../auth/tokens'
 import type { PresenceInfo, PresenceStore } from '../presence/presence'
@@ -52,19 +52,18 @@ export type UsersDeps = {
   tokens: AccessTokens
   presence: PresenceStore
   refreshTtl: number
-  /** password hashing with its concurrency bound (default: a gate of its own) */
-  passwords?: PasswordHasher
-  /** RATE_AUTH and RATE_LOGIN_FAILURES (default: none) */
-  authLimits?: AuthLimits
+  /** password hashing with its concurrency bound */
+  passwords: PasswordHasher
+  /** RATE_AUTH and RATE_LOGIN_FAILURES */
+  authLimits: AuthLimits
   /** A login (`sid`, its refresh-token family) was logged out or revoked: its sockets close on every node. */
-  onLoginRevoked?: (userId: number, sid: string) => void
+  onLoginRevoked: (userId: number, sid: string) => void
   /** AUTH_MODE=gateway: unseen user ids in member lists become placeholder users */
-  gatewayPlaceholders?: boolean
+  gatewayPlaceholders: boolean
 }
 
 export function createUsersService({
-  database, tokens, presence, refreshTtl, passwords = createPasswordHasher(), authLimits, onLoginRevoked = () => {},
-  gatewayPlaceholders = false,
+  database, tokens, presence, refreshTtl, passwords, authLimits, onLoginRevoked, gatewayPlaceholders,
 }: UsersDeps) {
   const { db } = database
 
@@ -122,7 +121,7 @@ export function createUsersService({
 
     /** `client`: the caller's rate-limit key (src/http/client-ip.ts), here and in login and refresh. */
     async register(input: Register, client: string): Promise<Session> {
-      await authLimits?.attempt(client)
+      await authLimits.attempt(client)
       const email = cleanEmail(input.email)
       if (input.password.length < 8) throw validation('password: must be at least 8 characters.')
       if (input.password.length > 1024) throw validation('password: must be at most 1024 characters.')
@@ -141,10 +140,10 @@ export function createUsersService({
     },
 
     async login(input: Login, client: string): Promise<Session> {
-      await authLimits?.attempt(client)
+      await authLimits.attempt(client)
       const email = normalizeEmail(input.email)
       if (hasBadChars(email) || hasBadChars(input.password)) throw validation('email: not a valid email address.')
-      await authLimits?.loginAttempt(email)
+      await authLimits.loginAttempt(email)
       let ok: boolean
       let row: UserRow | undefined
       try {
@@ -152,17 +151,17 @@ export function createUsersService({
         ok = await passwords.verify(input.password, row?.passwordHash ?? (await dummyHash), client)
       } catch (err) {
         // nothing was checked (busy, database down): the attempt is not a failed login
-        await authLimits?.notChecked(email).catch(() => {})
+        await authLimits.notChecked(email).catch(() => {})
         throw err
       }
       if (!row || !row.passwordHash || !ok) throw unauthorized('Wrong email or password.')
-      await authLimits?.loginSucceeded(email)
+      await authLimits.loginSucceeded(email)
       return { user: await profile(row), ...(await issue(row.id, crypto.randomUUID())) }
     },
 
     /** Rotates a refresh token; reuse of a revoked one revokes its whole family. */
     async refresh(token: string, client: string): Promise<{ access: string; refresh: string }> {
-      await authLimits?.attempt(client)
+      await authLimits.attempt(client)
       const hash = hashToken(token)
       const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hash))
       if (!row) throw unauthorized('The refresh token is invalid.')

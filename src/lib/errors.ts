@@ -43,7 +43,6 @@ export class AppError extends Error {
 
 export type ErrorBody = { detail: string; code: string }
 
-export const badRequest = (detail: string) => new AppError('bad_request', detail)
 export const unauthorized = (detail = 'Authentication required.') => new AppError('unauthorized', detail)
 export const notMember = (detail = 'You are not a member of this room.') => new AppError('not_member', detail)
 export const forbidden = (detail: string) => new AppError('forbidden', detail)

@@ -11,8 +11,4 @@ export function iso(v: Date | string | null | undefined): string | null {
   return new Date(withZone).toISOString()
 }
 
-export function isoNow(): string {
-  return new Date().toISOString()
-}
-
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))

@@ -21,7 +21,7 @@ export type RoomsDeps = {
   users: UsersService
   events: Events
   maxRoomMembers: number
-  attachmentUrl?: AttachmentUrl
+  attachmentUrl: AttachmentUrl
   /** starts deleting what deleted rooms left (messages, files) in the background */
   purgeSoon: () => void
 }

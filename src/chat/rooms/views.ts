@@ -9,7 +9,7 @@ import { idList, jsonRecords } from '../../db/sql'
 export type RoomRow = typeof rooms.$inferSelect
 
 /** Builds Room objects (docs/api.md "Objects") from rows, for one caller. */
-export function createRoomViews(database: Database, attachmentUrl?: AttachmentUrl) {
+export function createRoomViews(database: Database, attachmentUrl: AttachmentUrl) {
   /** The newest message of each room, in one query. */
   async function lastMessages(rows: RoomRow[], ex: Executor = database.db): Promise<Map<number, Message>> {
     const keys = rows.filter((r) => r.lastSeq > 0).map((r) => ({ r: r.id, s: r.lastSeq }))
