@@ -14,7 +14,7 @@ const uniq = () => `${Date.now().toString(36)}${Math.random().toString(36).slice
 beforeAll(async () => {
   s = await startServer()
   alice = await register(s.api, 'alice')
-}, 60_000)
+})
 afterAll(() => s.close())
 
 const me = (token: string) => s.api('GET', '/v1/users/me', { token })

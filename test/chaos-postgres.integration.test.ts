@@ -14,7 +14,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { groupRoom, PG_URL, register, startServer, until, type TestServer, type TestUser } from './helpers'
+import { freePort, groupRoom, PG_URL, register, startServer, until, type TestServer, type TestUser } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
 setDefaultTimeout(60_000)
@@ -41,13 +41,6 @@ async function pg(args: string[]): Promise<string> {
 }
 
 /** A port free on 127.0.0.1 now. */
-function freePort(): number {
-  const s = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const port = s.port
-  s.stop(true)
-  return port
-}
-
 type Send = { user: number; clientMsgId: string; startedAt: number; endedAt: number; status: number }
 
 if (PG_URL && bin) describe('Postgres stopped mid-burst (private cluster)', () => {
@@ -75,7 +68,7 @@ if (PG_URL && bin) describe('Postgres stopped mid-burst (private cluster)', () =
     await s?.close().catch(() => {})
     await pgCtl('-m', 'immediate', '-w', 'stop').catch(() => {})
     if (dir) rmSync(dir, { recursive: true, force: true })
-  }, 60_000)
+  })
 
   test('sends answer 503 within 2 s while it is down, /readyz is 503, the node recovers, every ack is stored once', async () => {
     const sends: Send[] = []

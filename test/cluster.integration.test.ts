@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import {
-  freshPostgres, groupRoom, openWs, PG_URL, REDIS_URL, register, spawnNode, startServer, TestSocket, until,
+  freshPostgres, groupRoom, openWs, PG_URL, range, REDIS_URL, register, spawnNode, startServer, TestSocket, until,
   type Frame, type NodeProcess, type TestServer, type TestUser,
 } from './helpers'
 
@@ -13,7 +13,6 @@ const enabled = !!(PG_URL && REDIS_URL)
 
 const seqsIn = (frames: Frame[], roomId: number) =>
   frames.filter((f) => f.type === 'message.created' && f.message.room_id === roomId).map((f) => f.message.seq as number)
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 if (enabled) {
   describe('two nodes in one process', () => {
@@ -149,7 +148,7 @@ if (enabled) {
       expect(acked).toBe(total)
       sa.close()
       sb.close()
-    }, 60_000)
+    })
   })
 
   describe('nodes in their own processes', () => {

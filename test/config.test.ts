@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, DEV_SECRET_FILE, loadConfig, persistedDevSecret } from '../src/config'
+import { freePort } from './helpers'
 
 // bunfig's [test] timeout is not applied by this Bun: starting the real entry point may need more than 5 s
 setDefaultTimeout(60_000)
@@ -264,13 +265,4 @@ async function startEntry(env: Record<string, string | undefined>): Promise<{ ba
       expect(await proc.exited).toBe(0)
     },
   }
-}
-
-/** A port nobody listens on right now. */
-function freePort(): number {
-  const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
-  const port = probe.port
-  probe.stop(true)
-  if (port === undefined) throw new Error('no free port')
-  return port
 }

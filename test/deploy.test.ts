@@ -94,5 +94,5 @@ describe('drizzle', () => {
     } finally {
       rmSync(out, { recursive: true, force: true })
     }
-  }, 60_000)
+  })
 })

@@ -45,7 +45,7 @@ beforeAll(async () => {
   }
   steadyRoom = (await groupRoom(s.api, steady)).id
   pool.rooms.push(steadyRoom, 999_999)
-}, 60_000)
+})
 afterAll(() => s?.close())
 
 /** encodeURIComponent, but a lone surrogate goes out as the (invalid) UTF-8 bytes it would be. */

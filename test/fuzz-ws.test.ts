@@ -53,7 +53,7 @@ beforeAll(async () => {
   steadyRoom = (await groupRoom(s.api, steady)).id
   // rooms alice is not in, and one that does not exist
   pool.rooms.push(bobs.id, steadyRoom, 999_999)
-}, 60_000)
+})
 afterAll(() => s?.close())
 
 /** The frame types the server may send (API.md "Server → client"). */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { api, freshPostgres, groupRoom, PG_URL, REDIS_URL, register, spawnNode, TestSocket, until, type NodeProcess } from './helpers'
+import { api, freePort, freshPostgres, groupRoom, PG_URL, REDIS_URL, register, spawnNode, TestSocket, until, type NodeProcess } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
 setDefaultTimeout(60_000)
@@ -11,13 +11,6 @@ setDefaultTimeout(60_000)
 const haproxy = Bun.which('haproxy')
 const enabled = !!(PG_URL && REDIS_URL && haproxy)
 const CFG = `${import.meta.dir}/../deploy/haproxy.cfg`
-
-function freePort(): number {
-  const s = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
-  const port = s.port!
-  s.stop(true)
-  return port
-}
 
 /** A node's open WebSockets, from its own /metrics. */
 async function connectionsOf(n: NodeProcess): Promise<number> {
@@ -125,7 +118,7 @@ if (enabled) {
       for (const { s } of socks) expect((await s.next('message.created', 15_000)).message.content).toBe('through the lb')
       expect(socks.some((x) => x.node !== from.node)).toBe(true)
       socks.forEach((x) => x.s.close())
-    }, 60_000)
+    })
 
     test('a killed node leaves the rotation; requests keep succeeding', async () => {
       const lbApi = api(lbUrl)
@@ -140,6 +133,6 @@ if (enabled) {
       const u = await register(lbApi, 'lbc')
       const s = await TestSocket.open(`${lbUrl.replace('http', 'ws')}/v1/ws?token=${u.token}`)
       s.close()
-    }, 60_000)
+    })
   })
 }

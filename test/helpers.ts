@@ -145,6 +145,12 @@ export class TestSocket {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
   }
 
+  /** Sends `subscribe` for a room and waits for its `subscribed` answer (so no room event can slip past). */
+  async subscribe(roomId: number, extra: Record<string, unknown> = {}): Promise<Frame> {
+    this.send({ type: 'subscribe', room_id: roomId, ...extra })
+    return this.next((f) => f.type === 'subscribed' && f.room_id === roomId)
+  }
+
   /** The next frame (after the last one returned) that matches; fails after `ms` (generous: the box is loaded). */
   async next(match: string | ((f: Frame) => boolean), ms = 15_000): Promise<Frame> {
     const pred = typeof match === 'string' ? (f: Frame) => f.type === match : match
@@ -206,6 +212,18 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 15_000,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await Bun.sleep(10)
   }
+}
+
+/** `from..to`, both included. */
+export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+/** A TCP port free on 127.0.0.1 a moment ago (for a process that must be told its port). */
+export function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
+  const port = probe.port
+  probe.stop(true)
+  if (port === undefined) throw new Error('no free port')
+  return port
 }
 
 /** A node in its own process (for kill -9 and SIGTERM), listening on a free port. */

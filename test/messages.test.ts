@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { and, eq } from 'drizzle-orm'
 import { roomMembers } from '../src/db/schema'
 import {
-  groupRoom, openWs, register, startServer, TestSocket, until,
+  groupRoom, openWs, range, register, startServer, TestSocket, until,
   type ApiResponse, type Frame, type TestServer, type TestUser,
 } from './helpers'
+import { expectError, ISO } from './contract'
 
 // bunfig's [test] timeout is not applied by this Bun: starting servers on a loaded machine needs more than 5 s
 setDefaultTimeout(60_000)
@@ -20,10 +21,9 @@ beforeAll(async () => {
   ;[alice, bob, carol, dave] = await Promise.all([
     register(s.api, 'alice'), register(s.api, 'bob'), register(s.api, 'carol'), register(s.api, 'dave'),
   ])
-}, 60_000)
-afterAll(() => s.close(), 60_000)
+})
+afterAll(() => s.close())
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const MESSAGE_KEYS = [
   'attachment', 'client_msg_id', 'content', 'created_at', 'deleted', 'edited_at', 'id',
   'reactions', 'reply_to_id', 'room_id', 'sender', 'seq', 'type',
@@ -48,13 +48,6 @@ async function fill(roomId: number, u: TestUser, n: number, prefix = 'm') {
   return out
 }
 
-/** The error body of API.md: exactly `{detail, code}`, a non-empty sentence, JSON. */
-function expectError(r: ApiResponse, status: number, code: string) {
-  expect({ status: r.status, body: r.body }).toEqual({ status, body: { detail: expect.any(String), code } })
-  expect((r.body.detail as string).length).toBeGreaterThan(0)
-  expect(r.headers.get('content-type') ?? '').toContain('application/json')
-}
-
 function expectIso(v: unknown) {
   expect(typeof v).toBe('string')
   expect(v as string).toMatch(ISO)
@@ -64,13 +57,11 @@ function expectIso(v: unknown) {
 /** A socket following exactly `roomId`, subscribed for sure (auto_subscribe=false, then subscribe). */
 async function follow(u: TestUser, roomId: number): Promise<TestSocket> {
   const ws = await openWs(s, u, '&auto_subscribe=false')
-  ws.send({ type: 'subscribe', room_id: roomId })
-  await ws.next((f) => f.type === 'subscribed' && f.room_id === roomId)
+  await ws.subscribe(roomId)
   return ws
 }
 
 const seqs = (r: ApiResponse) => (r.body.messages as { seq: number }[]).map((m) => m.seq)
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 describe('POST /v1/rooms/:id/messages', () => {
   test('201 with a Message of exactly the documented fields; content trimmed', async () => {
@@ -381,7 +372,7 @@ describe('GET /v1/rooms/:id/messages', () => {
   beforeAll(async () => {
     room = await groupRoom(s.api, alice, [bob])
     await fill(room.id, alice, N)
-  }, 60_000)
+  })
 
   test('an empty room → no messages, has_more false', async () => {
     const empty = await groupRoom(s.api, alice)
@@ -667,8 +658,8 @@ describe('rate limit (RATE_MESSAGES=2, burst 4)', () => {
     rs = await startServer({ RATE_MESSAGES: '2' })
     ;[u1, u2, u3, u4] = await Promise.all([register(rs.api, 'r1'), register(rs.api, 'r2'), register(rs.api, 'r3'), register(rs.api, 'r4')])
     room = await groupRoom(rs.api, u1, [u2, u3, u4])
-  }, 60_000)
-  afterAll(() => rs.close(), 60_000)
+  })
+  afterAll(() => rs.close())
 
   const wsOpen = (u: TestUser) => openWs(rs, u, '&auto_subscribe=false')
 

@@ -21,12 +21,12 @@ if (enabled) {
       }
       a = await startServer({ ...env, NODE_ID: 'rl-a' }, db.url)
       b = await startServer({ ...env, NODE_ID: 'rl-b' }, db.url)
-    }, 60_000)
+    })
     afterAll(async () => {
       await a?.close()
       await b?.close()
       await db?.drop()
-    }, 60_000)
+    })
 
     let n = 0
     const post = (s: TestServer, path: string, body: unknown, ip: string) => s.api('POST', path, { body, headers: { 'x-forwarded-for': ip } })
@@ -101,12 +101,12 @@ if (haproxy) {
         stderr: 'ignore',
       })
       await until(async () => (await fetch(`${lbUrl}/readyz`).catch(() => null))?.status === 200, 20_000, 'the balancer')
-    }, 60_000)
+    })
     afterAll(async () => {
       lb?.kill()
       await lb?.exited
       await s?.close()
-    }, 60_000)
+    })
 
     test('a forged address per request still counts as the one real client', async () => {
       const lbApi = api(lbUrl)

@@ -64,8 +64,8 @@ describe('RATE_AUTH by socket address (no TRUST_PROXY)', () => {
   let s: TestServer
   beforeAll(async () => {
     s = await startServer({ RATE_AUTH: '3', RATE_LOGIN_FAILURES: '0', ...redisEnv() })
-  }, 60_000)
-  afterAll(() => s.close(), 60_000)
+  })
+  afterAll(() => s.close())
 
   test('the 4th register/login/refresh from one address is 429 with Retry-After, and hashes nothing', async () => {
     const ip = '127.0.0.2'
@@ -126,8 +126,8 @@ describe('TRUST_PROXY=1: the first X-Forwarded-For address; failed logins per em
 
   beforeAll(async () => {
     s = await startServer({ TRUST_PROXY: '1', RATE_AUTH: '3', RATE_LOGIN_FAILURES: '3', ...redisEnv() })
-  }, 60_000)
-  afterAll(() => s.close(), 60_000)
+  })
+  afterAll(() => s.close())
 
   test('counted per forwarded address (the first one); other addresses unaffected', async () => {
     const statuses: number[] = []
@@ -201,8 +201,8 @@ describe('RATE_AUTH=0 disables the limit', () => {
   let s: TestServer
   beforeAll(async () => {
     s = await startServer({ RATE_AUTH: '0', RATE_LOGIN_FAILURES: '0', ...redisEnv() })
-  }, 60_000)
-  afterAll(() => s.close(), 60_000)
+  })
+  afterAll(() => s.close())
 
   test('many attempts from one address are all answered on their merits', async () => {
     const statuses: number[] = []

@@ -39,10 +39,7 @@ const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b)
 /** Opens a socket that is live on `roomIds` (explicit subscribe, so room events cannot slip past). */
 async function openIn(u: TestUser, roomIds: number[]): Promise<TestSocket> {
   const ws = await openWs(s, u)
-  for (const id of roomIds) {
-    ws.send({ type: 'subscribe', room_id: id })
-    await ws.next((f) => f.type === 'subscribed' && f.room_id === id)
-  }
+  for (const id of roomIds) await ws.subscribe(id)
   return ws
 }
 
@@ -629,7 +626,7 @@ describe('POST /v1/rooms/:id/join', () => {
     } finally {
       await small.close()
     }
-  }, 60_000)
+  })
 })
 
 describe('POST /v1/rooms/:id/leave', () => {

@@ -14,7 +14,7 @@ const tag = () => `q${Math.random().toString(36).slice(2, 8)}`
 beforeAll(async () => {
   s = await startServer()
   ;[alice, bob] = await Promise.all([register(s.api, 'alice'), register(s.api, 'bob')])
-}, 60_000)
+})
 afterAll(() => s.close())
 
 describe('GET /v1/users/me', () => {

@@ -292,7 +292,7 @@ describe(`writer on ${backend}`, () => {
       expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
     }
     await w.close()
-  }, 60_000)
+  })
 })
 
 describe(`writer lanes on ${backend}`, () => {

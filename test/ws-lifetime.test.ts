@@ -222,7 +222,7 @@ describe('slow consumer', () => {
       RATE_MESSAGES: '0', WS_BACKPRESSURE_BYTES: '65536', MAX_MESSAGE_CHARS: '50000', MAX_FRAME_BYTES: '131072', WS_IDLE_SECONDS: '300',
     })
     ;[u1, u2] = await Promise.all([register(slowServer.api, 'sender'), register(slowServer.api, 'reader')])
-  }, 60_000)
+  })
   afterAll(() => slowServer.close())
 
   test('a socket that reads nothing is flagged, sent nothing more, and closed with 1013 after what it was sent: the close frame comes last', async () => {
@@ -286,7 +286,7 @@ if (PG_URL && REDIS_URL) {
       const env = { REDIS_URL: REDIS_URL!, REDIS_PREFIX: prefix, RATE_MESSAGES: '0' }
       a = await startServer({ ...env, NODE_ID: 'a' }, db.url)
       b = await startServer({ ...env, NODE_ID: 'b' }, db.url)
-    }, 60_000)
+    })
     afterAll(async () => {
       await a.close()
       await b.close()

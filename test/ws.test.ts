@@ -192,7 +192,7 @@ describe('resume', () => {
     expect((await b.next('subscribed')).last_seq).toBe(1002)
     a.close()
     b.close()
-  }, 60_000)
+  })
 })
 
 describe('bad frames', () => {

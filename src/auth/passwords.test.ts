@@ -1,6 +1,9 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { AppError } from '../lib/errors'
 import { createPasswordHasher } from './passwords'
+
+// per file: Bun applies a preload's default timeout to the first file only
+setDefaultTimeout(60_000)
 
 /** Hashing functions the test completes by hand, counting how many run at once. */
 function heldImpl() {

@@ -1,5 +1,8 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createClientIp, ipKey, LOCAL_CLIENT } from './client-ip'
+
+// per file: Bun applies a preload's default timeout to the first file only
+setDefaultTimeout(60_000)
 
 describe('ipKey', () => {
   test('IPv4 as is; IPv6 by /64; IPv4-mapped IPv6 as IPv4; brackets and zones dropped', () => {

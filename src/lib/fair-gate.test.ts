@@ -1,5 +1,8 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createFairGate, GateFull } from './fair-gate'
+
+// per file: Bun applies a preload's default timeout to the first file only
+setDefaultTimeout(60_000)
 
 /** A job the test finishes by hand; `started` tells whether the gate let it run. */
 function held(log: string[], name: string) {

@@ -1,6 +1,9 @@
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Redis } from 'ioredis'
 import { createLimiterFactory, retryAfterSeconds, type LimiterFactory } from './rate-limit'
+
+// per file: Bun applies a preload's default timeout to the first file only
+setDefaultTimeout(60_000)
 
 const REDIS_URL = process.env.TEST_REDIS_URL
 const prefix = () => `rlt${Math.random().toString(36).slice(2, 8)}:`
