@@ -25,6 +25,8 @@ export type MessagesDeps = {
   maxMessageChars: number
   attachmentUrl?: AttachmentUrl
   files?: FilesService
+  /** per message.created published: seconds since the writer answered (for /metrics) */
+  onPublished?: (seconds: number) => void
 }
 
 /** Trims and checks a message body: 1..max code points, no NUL or broken surrogates. */
@@ -70,6 +72,7 @@ export function createMessagesService(d: MessagesDeps) {
       const r = await writer.submit({
         roomId, senderId: userId, type: 'text', content, replyToId: input.reply_to_id ?? null, clientMsgId,
       })
+      const committed = performance.now()
       const message = view(r.row)
       if (r.status === 'duplicate') {
         if (r.row.content !== content || r.row.reply_to_id !== (input.reply_to_id ?? null)) {
@@ -79,6 +82,7 @@ export function createMessagesService(d: MessagesDeps) {
       }
       const json = JSON.stringify(message)
       events.messageCreated(roomId, message.seq, json)
+      d.onPublished?.((performance.now() - committed) / 1000)
       return { message, created: true, json }
     },
 
@@ -98,10 +102,12 @@ export function createMessagesService(d: MessagesDeps) {
       await d.limiter.take(userId)
       const { attachment, image } = await d.files.store(roomId, userId, input.file)
       let r: WriteResult
+      let committed = 0
       try {
         r = await writer.submit({
           roomId, senderId: userId, type: image ? 'image' : 'file', content: caption, clientMsgId, attachment,
         })
+        committed = performance.now()
       } catch (err) {
         // no message refers to these bytes: they go, whatever failed
         await d.files.discard(attachment.key).catch(() => {})
@@ -114,6 +120,7 @@ export function createMessagesService(d: MessagesDeps) {
         return { message, created: false }
       }
       events.messageCreated(roomId, message.seq, JSON.stringify(message))
+      d.onPublished?.((performance.now() - committed) / 1000)
       return { message, created: true }
     },
 

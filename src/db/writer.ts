@@ -70,6 +70,7 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
     await settle(batch.items)
     stats.batches++
     stats.flushMsTotal += performance.now() - started
+    opts.onBatch?.(batch.items.length, (performance.now() - started) / 1000)
     stats.lastBatchSizes.push(batch.items.length)
     if (stats.lastBatchSizes.length > 64) stats.lastBatchSizes.shift()
     queue.release(batch)
@@ -194,8 +195,10 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
       if (queue.waiting + queue.inFlightMessages >= opts.queueMax) {
         return Promise.reject(unavailable('The server is overloaded: the write queue is full. Retry later.'))
       }
+      const submitted = performance.now()
+      const committed = opts.onCommitted
       return new Promise<WriteResult>((resolve, reject) => {
-        queue.push({ req, resolve, reject })
+        queue.push({ req, resolve: committed ? (r) => { committed((performance.now() - submitted) / 1000); resolve(r) } : resolve, reject })
         schedule()
       })
     },
