@@ -14,10 +14,12 @@ import type { Config } from './config'
 import { openDatabase } from './db/client'
 import { createMessageWriter } from './db/writer'
 import { writerMetrics } from './db/writer/metrics'
+import { pruneBatchOutcomes } from './db/writer/statements'
 import type { FileStorage } from './files/storage'
 import { createDiskStorage } from './files/storage.disk'
 import { createS3Storage } from './files/storage.s3'
 import { createLimiterFactory } from './limits/rate-limit'
+import { every } from './lib/every'
 import type { Logger } from './lib/logger'
 import { createMetrics } from './lib/metrics'
 import type { PresenceStore } from './presence/presence'
@@ -28,6 +30,13 @@ import { createRedisPresence } from './presence/presence.redis'
 export type Diagnostics = { onQuery?: (sql: string) => void }
 
 export type Infrastructure = Awaited<ReturnType<typeof openInfrastructure>>
+
+/**
+ * How often the writer's batch outcomes older than an hour are deleted, ms
+ * (a retry reads its batch's outcome within seconds; every node prunes, a
+ * second delete finds nothing).
+ */
+const PRUNE_BATCH_OUTCOMES_EVERY_MS = 60_000
 
 /** Backoff of the rate-limit connection's reconnects, ms: 50 per attempt, at most a second. */
 const limitsRetryMs = (attempt: number) => Math.min(50 * attempt, 1000)
@@ -87,6 +96,8 @@ export async function openInfrastructure(config: Config, log: Logger, diagnostic
     })
     opened.push(() => writer.close())
     writing.watch(writer)
+    const pruning = every(PRUNE_BATCH_OUTCOMES_EVERY_MS, () => pruneBatchOutcomes(database), log, 'writer: pruning batch outcomes')
+    opened.push(() => pruning.stop())
 
     return { database, bus, presence, limiters, storage, tokens, writer, metrics, close }
   } catch (err) {

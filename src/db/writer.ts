@@ -17,7 +17,7 @@ import type { Database } from './client'
 import { classifyFailure, Failure, isRetryable, retryDelayMs } from './writer/failure'
 import { refusedOutcome } from './writer/outcome'
 import { createBatchQueue, type Batch } from './writer/queue'
-import { pruneBatchOutcomes, writeBatch, writeBatchInOneStatement } from './writer/statements'
+import { writeBatch, writeBatchInOneStatement } from './writer/statements'
 import type { MessageWriter, Outcome, Pending, WriteResult, WriterOptions, WriterStats } from './writer/types'
 
 export type { MessageWriter, WriteRequest, WriteResult, WriterOptions, WriterStats } from './writer/types'
@@ -74,7 +74,6 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
     stats.lastBatchSizes.push(batch.items.length)
     if (stats.lastBatchSizes.length > 64) stats.lastBatchSizes.shift()
     queue.release(batch)
-    if (stats.batches % 1000 === 0) pruneBatchOutcomes(database).catch(() => {})
     // those waited a whole commit already: go again at once
     if (queue.waiting > 0) flushSoon()
     else if (queue.inFlight === 0) {
