@@ -35,7 +35,6 @@ import { corsOrigins, type Config } from './config'
 import { openDatabase } from './db/client'
 import { createMessageWriter } from './db/writer'
 import { createGateway, type SocketData } from './gateway/gateway'
-import { Hub } from './gateway/hub'
 import { authRoutes } from './http/auth'
 import { bodyParser } from './http/body'
 import { errorPlugin, errorResponse } from './http/errors'
@@ -168,15 +167,11 @@ export async function createChatServer(
   const auth: Authenticator = config.AUTH_MODE === 'gateway'
     ? createGatewayAuthenticator(config.GATEWAY_SECRET!, (u) => users.ensureGatewayUser(u))
     : createJwtAuthenticator(tokens)
-  const hub = new Hub({
-    bus, log, waitMs: config.SEQUENCER_WAIT_MS,
-    fetchRange: (roomId, after, upto) => messages.frames(roomId, after, upto),
-    lastSeq: (roomId) => messages.lastSeq(roomId),
-  })
   const gateway = createGateway(
-    { users, rooms, messages, events, bus, hub, presence, log },
-    { auth, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS, backpressureBytes: config.WS_BACKPRESSURE_BYTES },
+    { users, rooms, messages, events, bus, presence, log },
+    { auth, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS, backpressureBytes: config.WS_BACKPRESSURE_BYTES, sequencerWaitMs: config.SEQUENCER_WAIT_MS },
   )
+  const { hub } = gateway
   let draining = false
   const started = Date.now()
 
