@@ -2,7 +2,7 @@ import type { Server } from 'bun'
 import { createAuthenticator } from './auth/authenticator'
 import type { Config } from './config'
 import { createGateway, type Gateway, type SocketData } from './gateway/gateway'
-import { Hub } from './gateway/hub'
+import type { Hub } from './gateway/hub'
 import { createHttpApp } from './http/app'
 import { errorResponse } from './http/errors'
 import { openInfrastructure, type Diagnostics } from './infrastructure'
@@ -32,14 +32,14 @@ export async function createChatServer(
   const services = createChatServices(infra, config, log)
   const { users, rooms, messages, events } = services
   const auth = createAuthenticator(config, users, infra.tokens)
-  const hub = new Hub({
-    bus: infra.bus, log, waitMs: config.SEQUENCER_WAIT_MS,
-    fetchRange: (roomId, after, upto) => messages.frames(roomId, after, upto), lastSeq: (roomId) => messages.lastSeq(roomId),
-  })
   const gateway = createGateway(
-    { users, rooms, messages, events, bus: infra.bus, hub, presence: infra.presence, log },
-    { auth, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS, backpressureBytes: config.WS_BACKPRESSURE_BYTES },
+    { users, rooms, messages, events, bus: infra.bus, presence: infra.presence, log },
+    {
+      auth, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS,
+      backpressureBytes: config.WS_BACKPRESSURE_BYTES, sequencerWaitMs: config.SEQUENCER_WAIT_MS,
+    },
   )
+  const { hub } = gateway
   gatewayMetrics(infra.metrics, gateway, hub)
   let draining = false
   const http = await createHttpApp({ config, log, infra, services, auth, gateway, draining: () => draining })

@@ -21,6 +21,7 @@ import type { Infrastructure } from './infrastructure'
 import { every } from './lib/every'
 import type { Logger } from './lib/logger'
 import { createAuthLimits } from './limits/auth-limits'
+import { frame } from './protocol/server-frames'
 
 /** How often queued messages are moved into the search index, ms (searches read the queue too). */
 export const SEARCH_INDEX_EVERY_MS = 250
@@ -63,10 +64,10 @@ export function createChatServices(infra: Infrastructure, config: Config, log: L
     void (async () => {
       await users.touchLastSeen(userId, new Date(lastSeen))
       const u = await users.get(userId)
-      const frame = { type: 'presence', user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen } as const
+      const offline = frame('presence', { user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen })
       const to = await rooms.audiences(userId)
-      for (const id of to.rooms) events.toRoom(id, frame)
-      for (const id of to.spaces) events.toSpace(id, frame)
+      for (const id of to.rooms) events.toRoom(id, offline)
+      for (const id of to.spaces) events.toSpace(id, offline)
     })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: err }))
   })
 

@@ -4,7 +4,7 @@ import { messages, rooms, searchIndex } from '../db/schema'
 import type { MessageWriter, WriteResult } from '../db/writer'
 import { AppError, forbidden, notFound, validation } from '../lib/errors'
 import type { SeqFrame } from '../bus/sequencer'
-import { messageCreatedFrame, type Events } from './events'
+import type { Events } from './events'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
 import type { MessageRateLimiter } from './rate-limit'
 import type { FilesService } from './files'
@@ -14,6 +14,7 @@ import { authorize } from './policy'
 import type { RoomsService } from './rooms'
 import { codePoints, hasBadChars } from '../lib/text'
 import type { EditMessage, MarkRead, SendMessage, UploadFields } from '../protocol/payloads'
+import { frame, messageCreatedJson } from '../protocol/server-frames'
 
 
 export type MessagesDeps = {
@@ -154,7 +155,7 @@ export function createMessagesService(d: MessagesDeps) {
         await tx.update(searchIndex).set({ content: text }).where(eq(searchIndex.messageId, messageId))
       })
       const [forAll] = await withReactions(database, [view(await messageRow(roomId, messageId))], null)
-      events.toRoom(roomId, { type: 'message.updated', message: forAll! })
+      events.toRoom(roomId, frame('message.updated', { message: forAll! }))
       return (await withReactions(database, [{ ...forAll! }], userId))[0]!
     },
 
@@ -170,7 +171,7 @@ export function createMessagesService(d: MessagesDeps) {
       // its file goes with it: the signed URLs handed out before stop working
       const attachment = typeof row.attachment === 'string' ? (JSON.parse(row.attachment) as AttachmentRow) : row.attachment
       if (attachment) await d.files?.discard(attachment.key)
-      events.toRoom(roomId, { type: 'message.deleted', room_id: roomId, message_id: messageId, seq: row.seq })
+      events.toRoom(roomId, frame('message.deleted', { room_id: roomId, message_id: messageId, seq: row.seq }))
     },
 
     /** Moves the caller's read mark forward (never back, never past the last message). */
@@ -184,7 +185,7 @@ export function createMessagesService(d: MessagesDeps) {
       )
       if (!row) throw notFound('Member')
       if (row.last_read_seq > member.lastReadSeq && member.readReceipts) {
-        events.toRoom(roomId, { type: 'read', room_id: roomId, user_id: userId, seq: row.last_read_seq })
+        events.toRoom(roomId, frame('read', { room_id: roomId, user_id: userId, seq: row.last_read_seq }))
       }
       return { last_read_seq: row.last_read_seq, unread_count: Math.max(0, row.last_seq - row.last_read_seq) }
     },
@@ -195,7 +196,7 @@ export function createMessagesService(d: MessagesDeps) {
         sql`select ${messageColumns} from ${messageFrom}
             where m.room_id = ${roomId} and m.seq > ${after} and m.seq <= ${upto} order by m.seq limit ${limit}`,
       )
-      return rows.map((r) => ({ seq: r.seq, frame: messageCreatedFrame(JSON.stringify(view(r))) }))
+      return rows.map((r) => ({ seq: r.seq, frame: messageCreatedJson(JSON.stringify(view(r))) }))
     },
 
     async lastSeq(roomId: number): Promise<number> {

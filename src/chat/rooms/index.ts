@@ -11,6 +11,7 @@ import { authorize } from '../policy'
 import type { UsersService } from '../users'
 import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
+import { frame } from '../../protocol/server-frames'
 
 export type { Member, Role, Room }
 export { userRoomIds }
@@ -115,7 +116,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
         })
         if (created) {
           const v = await roomViews.one(row, 0)
-          for (const id of [userId, other]) events.toUser(id, { type: 'room.created', room: v }, { join: row.id })
+          for (const id of [userId, other]) events.toUser(id, frame('room.created', { room: v }), { join: row.id })
         }
         return { room: await view(row, userId), created }
       }
@@ -139,7 +140,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
       })
       if (!row) return { room: await existingByExternalId(externalId!, userId), created: false }
       const v = await roomViews.one(row, 0)
-      for (const id of [userId, ...others]) events.toUser(id, { type: 'room.created', room: v }, { join: row.id })
+      for (const id of [userId, ...others]) events.toUser(id, frame('room.created', { room: v }), { join: row.id })
       return { room: await view(row, userId), created: true }
     },
 
@@ -213,7 +214,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
       if (patch.visibility !== undefined) set.visibility = patch.visibility
       const [row] = await db.update(rooms).set(set).where(eq(rooms.id, roomId)).returning()
       if (!row) throw notFound('Room')
-      events.toRoom(roomId, { type: 'room.updated', room: await roomViews.one(row) })
+      events.toRoom(roomId, frame('room.updated', { room: await roomViews.one(row) }))
       return view(row, userId)
     },
 
@@ -235,8 +236,8 @@ export function createRoomsService({ database, users: usersService, events, maxR
         await tx.delete(rooms).where(eq(rooms.id, roomId))
       })
       purgeSoon()
-      for (const id of memberIds) events.toUser(id, { type: 'room.deleted', room_id: roomId }, { leave: roomId })
-      events.toRoom(roomId, { type: 'room.deleted', room_id: roomId }, { closeRoom: roomId })
+      for (const id of memberIds) events.toUser(id, frame('room.deleted', { room_id: roomId }), { leave: roomId })
+      events.toRoom(roomId, frame('room.deleted', { room_id: roomId }), { closeRoom: roomId })
     },
 
     members: (roomId: number, userId: number): Promise<Member[]> => members.list(roomId, userId),
