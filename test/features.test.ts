@@ -307,6 +307,22 @@ describe('operations', () => {
       expect(text).toMatch(new RegExp(`^${m}\\{node="[^"]+"\\} [0-9.]+$`, 'm'))
     }
   })
+
+  test('/metrics has latency histograms in seconds and the process figures, all labelled with the node', async () => {
+    expect((await s.api('POST', `/v1/rooms/${room.id}/messages`, { token: alice.token, body: { content: 'measured' } })).status).toBe(201)
+    const r = await fetch(`${s.url}/metrics`)
+    expect(r.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
+    const text = await r.text()
+    for (const h of ['chat_writer_send_to_commit_seconds', 'chat_commit_to_publish_seconds', 'chat_writer_batch_size']) {
+      expect(text).toContain(`# TYPE ${h} histogram`)
+      expect(text).toMatch(new RegExp(`^${h}_bucket\\{le="\\+Inf",node="[^"]+"\\} [1-9][0-9]*$`, 'm'))
+      expect(Number(new RegExp(`^${h}_count\\{node="[^"]+"\\} ([0-9]+)$`, 'm').exec(text)?.[1])).toBeGreaterThanOrEqual(1)
+    }
+    // relayed events exist only between nodes; the histogram is there, empty or not
+    expect(text).toContain('# TYPE chat_relay_lag_seconds histogram')
+    expect(text).toMatch(/^process_cpu_seconds_total\{node="[^"]+"\} [0-9.e+-]+$/m)
+    expect(text).toMatch(/^chat_uptime_seconds\{node="[^"]+"\} [0-9.]+$/m)
+  })
 })
 
 describe('web page', () => {

@@ -24,6 +24,8 @@ export type LoadParams = {
   drainSec: number
   /** stop the rate steps once p99 passes this (ms) or a message is lost */
   stopP99Ms?: number
+  /** a socket not ready within this long counts as failed (default 15 s) */
+  connectTimeoutMs?: number
 }
 
 export type RoundFigures = Omit<RoundResult, 'latHist' | 'windowStart' | 'windowEnd'> & {
@@ -119,7 +121,7 @@ export async function runLoad(t: Target, p: LoadParams, logDir: string, seeded?:
   const seedSec = (wallMs() - started) / 1000
   const sockets = workloadSockets(t, s, p.senders)
   const gen: LoadGenerator = new LoadGenerator({
-    protocol: t.protocol, sockets, workers: p.workers, connectRate: p.connectRate, logDir,
+    protocol: t.protocol, sockets, workers: p.workers, connectRate: p.connectRate, logDir, connectTimeoutMs: p.connectTimeoutMs,
     maxLifetimeMs: (sockets.length / p.connectRate + p.rates.length * (p.warmupSec + p.durationSec + p.drainSec + 5) + 300) * 1000,
   })
   const mon = new Monitor(() => t.pids(), () => gen.pids())

@@ -27,6 +27,8 @@ export function fanoutParams(ctx: Ctx): LoadParams {
     inflight: o.inflight ?? 0,
     drainSec: o.drain ?? 10,
     stopP99Ms: o.stopP99,
+    // the smoke checks correctness, not speed: on a starved CI box a socket may take long to open
+    connectTimeoutMs: smoke ? 60_000 : undefined,
   }
 }
 

@@ -7,6 +7,7 @@
  * and typed event listeners. Works in browsers, Bun and Node (≥ 22, or pass
  * a WebSocket implementation).
  */
+import { reconnectPolicy } from '../../src/protocol/close-codes'
 import type { ClientFrame } from '../../src/protocol/frames'
 import type { Message } from '../../src/protocol/objects'
 import type { ServerFrame, ServerFrameOf, ServerFrameType } from '../../src/protocol/server-frames'
@@ -46,9 +47,6 @@ export class ChatError extends Error {
   }
 }
 
-/** Close codes after which reconnecting cannot help (docs/protocol.md). */
-const FATAL = new Set([1008, 1009])
-const UNAUTHORIZED = 4001
 /** codes of a send worth trying again on the next connection */
 const TRANSIENT = new Set(['unavailable', 'rate_limited', 'internal'])
 
@@ -167,14 +165,16 @@ export class ChatSocket {
     }
   }
 
+  /** What to do after a close: the protocol's reconnect policy for its code (src/protocol/close-codes.ts). */
   private async onClose(code: number, reason: string) {
     if (this.closed) return
-    if (FATAL.has(code)) {
+    const policy = reconnectPolicy(code)
+    if (policy === 'never') {
       this.closed = true
       this.emit({ type: 'error', code: `closed_${code}`, detail: reason || `The server closed the socket (${code}).` })
       return
     }
-    if (code === UNAUTHORIZED) {
+    if (policy === 'refresh-then-reconnect') {
       if (!this.options.refresh) {
         this.closed = true
         this.emit({ type: 'error', code: 'unauthorized', detail: 'The credentials ended and no refresh is configured.' })
@@ -187,9 +187,9 @@ export class ChatSocket {
         // fall through to a backoff: the refresh may work later
       }
     }
-    // another node may answer (1001 drain: at once; anything else: back off)
+    // another node may answer: at once after a drain, else after a backoff
     this.urlIndex++
-    if (code === 1001) return void this.connect()
+    if (policy === 'now') return void this.connect()
     this.scheduleReconnect()
   }
 

@@ -141,3 +141,17 @@ export function createGatewayAuthenticator(secret: string, ensureUser: (u: Gatew
     },
   }
 }
+
+/**
+ * The authenticator AUTH_MODE asks for: JWT bearer tokens, or the API
+ * gateway's signed identity (whose users are created on sight).
+ */
+export function createAuthenticator(
+  config: { AUTH_MODE: 'jwt' | 'gateway'; GATEWAY_SECRET?: string },
+  users: { ensureGatewayUser(u: GatewayIdentity): Promise<void> },
+  tokens: AccessTokens,
+): Authenticator {
+  if (config.AUTH_MODE === 'jwt') return createJwtAuthenticator(tokens)
+  // config validation requires GATEWAY_SECRET in gateway mode
+  return createGatewayAuthenticator(config.GATEWAY_SECRET!, (u) => users.ensureGatewayUser(u))
+}

@@ -8,6 +8,8 @@ export type RedisBusOptions = {
   /** prefix of every channel (tests use a unique one) */
   prefix: string
   log: Logger
+  /** per event relayed from another node: its publish → receive lag, seconds (for /metrics) */
+  onRelayLag?: (seconds: number) => void
 }
 
 /**
@@ -60,7 +62,9 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
     if (head[2]) {
       // mean over the last ~1000 events; clocks of nodes on one host (or NTP) agree to well under a ms
       relayStats.received++
-      relayStats.lagMsAvg += (Date.now() - head[2] - relayStats.lagMsAvg) / Math.min(relayStats.received, 1000)
+      const lagMs = Date.now() - head[2]
+      relayStats.lagMsAvg += (lagMs - relayStats.lagMsAvg) / Math.min(relayStats.received, 1000)
+      o.onRelayLag?.(Math.max(0, lagMs) / 1000)
     }
     handler(channel.slice(prefixLen), payload.slice(nl + 1), head[1] ?? undefined)
   })

@@ -1,5 +1,5 @@
 import type { Bus, EventMeta } from '../bus/bus'
-import type { ServerFrame } from '../protocol/server-frames'
+import { messageCreatedJson, type ServerFrame } from '../protocol/server-frames'
 import { roomTopic, spaceTopic, userTopic } from '../protocol/topics'
 
 /** Serializes an event once and publishes it on the bus. Only typed server frames go out. */
@@ -14,15 +14,12 @@ export type Events = {
   messageCreated(roomId: number, seq: number, messageJson: string): void
 }
 
-/** The `message.created` frame around a message's JSON (live events, replays and gap fills alike). */
-export const messageCreatedFrame = (messageJson: string) => `{"type":"message.created","message":${messageJson}}`
-
 export function createEvents(bus: Bus): Events {
   return {
     toRoom: (roomId, event, meta) => bus.publish(roomTopic(roomId), JSON.stringify(event), meta),
     toUser: (userId, event, meta) => bus.publish(userTopic(userId), JSON.stringify(event), meta),
     toSpace: (spaceId, event, meta) => bus.publish(spaceTopic(spaceId), JSON.stringify(event), meta),
     revokeLogin: (userId, sid) => bus.publish(userTopic(userId), '{"type":"login.revoked"}', { revokeLogin: sid }),
-    messageCreated: (roomId, seq, json) => bus.publish(roomTopic(roomId), messageCreatedFrame(json), { seq }),
+    messageCreated: (roomId, seq, json) => bus.publish(roomTopic(roomId), messageCreatedJson(json), { seq }),
   }
 }

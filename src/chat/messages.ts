@@ -4,7 +4,7 @@ import { messages, rooms, searchIndex } from '../db/schema'
 import type { MessageWriter, WriteResult } from '../db/writer'
 import { AppError, forbidden, notFound, validation } from '../lib/errors'
 import type { SeqFrame } from '../bus/sequencer'
-import { messageCreatedFrame, type Events } from './events'
+import type { Events } from './events'
 import { messageColumns, messageFrom, toMessage, type AttachmentUrl, type Message, type MessageRow } from './message-view'
 import type { MessageRateLimiter } from './rate-limit'
 import type { FilesService } from './files'
@@ -14,6 +14,7 @@ import { authorize } from './policy'
 import type { RoomsService } from './rooms'
 import { codePoints, hasBadChars } from '../lib/text'
 import type { EditMessage, MarkRead, SendMessage, UploadFields } from '../protocol/payloads'
+import { frame, messageCreatedJson } from '../protocol/server-frames'
 
 
 export type MessagesDeps = {
@@ -25,6 +26,8 @@ export type MessagesDeps = {
   maxMessageChars: number
   attachmentUrl: AttachmentUrl
   files: FilesService
+  /** per message.created published: seconds since the writer answered (for /metrics) */
+  onPublished: (seconds: number) => void
 }
 
 /** Trims and checks a message body: 1..max code points, no NUL or broken surrogates. */
@@ -70,6 +73,7 @@ export function createMessagesService(d: MessagesDeps) {
       const r = await writer.submit({
         roomId, senderId: userId, type: 'text', content, replyToId: input.reply_to_id ?? null, clientMsgId,
       })
+      const committed = performance.now()
       const message = view(r.row)
       if (r.status === 'duplicate') {
         if (r.row.content !== content || r.row.reply_to_id !== (input.reply_to_id ?? null)) {
@@ -79,6 +83,7 @@ export function createMessagesService(d: MessagesDeps) {
       }
       const json = JSON.stringify(message)
       events.messageCreated(roomId, message.seq, json)
+      d.onPublished((performance.now() - committed) / 1000)
       return { message, created: true, json }
     },
 
@@ -97,10 +102,12 @@ export function createMessagesService(d: MessagesDeps) {
       await d.limiter.take(userId)
       const { attachment, image } = await d.files.store(roomId, userId, input.file)
       let r: WriteResult
+      let committed = 0
       try {
         r = await writer.submit({
           roomId, senderId: userId, type: image ? 'image' : 'file', content: caption, clientMsgId, attachment,
         })
+        committed = performance.now()
       } catch (err) {
         // no message refers to these bytes: they go, whatever failed
         await d.files.discard(attachment.key).catch(() => {})
@@ -113,6 +120,7 @@ export function createMessagesService(d: MessagesDeps) {
         return { message, created: false }
       }
       events.messageCreated(roomId, message.seq, JSON.stringify(message))
+      d.onPublished((performance.now() - committed) / 1000)
       return { message, created: true }
     },
 
@@ -146,7 +154,7 @@ export function createMessagesService(d: MessagesDeps) {
         await tx.update(searchIndex).set({ content: text }).where(eq(searchIndex.messageId, messageId))
       })
       const [forAll] = await withReactions(database, [view(await messageRow(roomId, messageId))], null)
-      events.toRoom(roomId, { type: 'message.updated', message: forAll! })
+      events.toRoom(roomId, frame('message.updated', { message: forAll! }))
       return (await withReactions(database, [{ ...forAll! }], userId))[0]!
     },
 
@@ -162,7 +170,7 @@ export function createMessagesService(d: MessagesDeps) {
       // its file goes with it: the signed URLs handed out before stop working
       const attachment = typeof row.attachment === 'string' ? (JSON.parse(row.attachment) as AttachmentRow) : row.attachment
       if (attachment) await d.files.discard(attachment.key)
-      events.toRoom(roomId, { type: 'message.deleted', room_id: roomId, message_id: messageId, seq: row.seq })
+      events.toRoom(roomId, frame('message.deleted', { room_id: roomId, message_id: messageId, seq: row.seq }))
     },
 
     /** Moves the caller's read mark forward (never back, never past the last message). */
@@ -176,7 +184,7 @@ export function createMessagesService(d: MessagesDeps) {
       )
       if (!row) throw notFound('Member')
       if (row.last_read_seq > member.lastReadSeq && member.readReceipts) {
-        events.toRoom(roomId, { type: 'read', room_id: roomId, user_id: userId, seq: row.last_read_seq })
+        events.toRoom(roomId, frame('read', { room_id: roomId, user_id: userId, seq: row.last_read_seq }))
       }
       return { last_read_seq: row.last_read_seq, unread_count: Math.max(0, row.last_seq - row.last_read_seq) }
     },
@@ -187,7 +195,7 @@ export function createMessagesService(d: MessagesDeps) {
         sql`select ${messageColumns} from ${messageFrom}
             where m.room_id = ${roomId} and m.seq > ${after} and m.seq <= ${upto} order by m.seq limit ${limit}`,
       )
-      return rows.map((r) => ({ seq: r.seq, frame: messageCreatedFrame(JSON.stringify(view(r))) }))
+      return rows.map((r) => ({ seq: r.seq, frame: messageCreatedJson(JSON.stringify(view(r))) }))
     },
 
     async lastSeq(roomId: number): Promise<number> {

@@ -4,6 +4,7 @@ import { notFound, validation } from '../lib/errors'
 import type { Events } from './events'
 import { messageColumns, messageFrom, type Message, type MessageRow } from './message-view'
 import { idList } from '../db/sql'
+import { frame } from '../protocol/server-frames'
 
 export type Reaction = Message['reactions'][number] & { user_ids: number[] }
 
@@ -78,7 +79,7 @@ export function createReactionsService(d: ReactionsDeps) {
     const message = await load(roomId, messageId)
     if (changed.length > 0) {
       const [forAll] = await withReactions(d.database, [{ ...message }], null)
-      d.events.toRoom(roomId, { type: 'message.updated', message: forAll! })
+      d.events.toRoom(roomId, frame('message.updated', { message: forAll! }))
     }
     const [mine] = await withReactions(d.database, [message], userId)
     return mine!

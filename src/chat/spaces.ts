@@ -12,6 +12,7 @@ import { banView } from './rooms/members'
 import type { RoomsService } from './rooms'
 import type { UsersService } from './users'
 import { idList } from '../db/sql'
+import { frame } from '../protocol/server-frames'
 
 type SpaceRow = typeof spaces.$inferSelect
 type SpaceMemberRow = typeof spaceMembers.$inferSelect
@@ -117,8 +118,8 @@ export function createSpacesService(d: SpacesDeps) {
   async function announceJoined(spaceId: number, userId: number) {
     const [user, channels] = await Promise.all([d.users.get(userId), channelIds(spaceId)])
     // the joiner's sockets follow the space and its channels at once, on every node
-    events.toUser(userId, { type: 'space.member.joined', space_id: spaceId, user }, { joinSpace: spaceId, joinRooms: channels })
-    events.toSpace(spaceId, { type: 'space.member.joined', space_id: spaceId, user })
+    events.toUser(userId, frame('space.member.joined', { space_id: spaceId, user }), { joinSpace: spaceId, joinRooms: channels })
+    events.toSpace(spaceId, frame('space.member.joined', { space_id: spaceId, user }))
   }
 
   /** Removes a member (banning them first when `ban` is given), under the space lock; announces it. */
@@ -149,8 +150,8 @@ export function createSpacesService(d: SpacesDeps) {
     if (!removed) return
     const channels = await channelIds(spaceId)
     // their sockets drop the space and its channels first, on every node
-    events.toUser(userId, { type: 'space.member.left', space_id: spaceId, user_id: userId, reason }, { leaveSpace: spaceId, leaveRooms: channels })
-    events.toSpace(spaceId, { type: 'space.member.left', space_id: spaceId, user_id: userId, reason })
+    events.toUser(userId, frame('space.member.left', { space_id: spaceId, user_id: userId, reason }), { leaveSpace: spaceId, leaveRooms: channels })
+    events.toSpace(spaceId, frame('space.member.left', { space_id: spaceId, user_id: userId, reason }))
   }
 
   function checkedFields(input: { name?: string; description?: string | null; icon_url?: string | null }) {
@@ -167,7 +168,7 @@ export function createSpacesService(d: SpacesDeps) {
   async function announceUpdated(spaceId: number) {
     const row = await spaceRow(spaceId)
     // channels without the caller's read marks: the same frame goes to everyone
-    events.toSpace(spaceId, { type: 'space.updated', space: await view(row, 0) })
+    events.toSpace(spaceId, frame('space.updated', { space: await view(row, 0) }))
   }
 
   return {
@@ -188,7 +189,7 @@ export function createSpacesService(d: SpacesDeps) {
       })
       const channels = await channelIds(row.id)
       const user = await d.users.get(userId)
-      events.toUser(userId, { type: 'space.member.joined', space_id: row.id, user }, { joinSpace: row.id, joinRooms: channels })
+      events.toUser(userId, frame('space.member.joined', { space_id: row.id, user }), { joinSpace: row.id, joinRooms: channels })
       return view(row, userId)
     },
 
@@ -239,7 +240,7 @@ export function createSpacesService(d: SpacesDeps) {
         await tx.delete(spaces).where(eq(spaces.id, spaceId))
       })
       d.purgeSoon()
-      events.toSpace(spaceId, { type: 'space.deleted', space_id: spaceId }, { closeSpace: spaceId })
+      events.toSpace(spaceId, frame('space.deleted', { space_id: spaceId }), { closeSpace: spaceId })
     },
 
     /** Joins a public space, or any space with a valid invite code; already a member → 200 as is. */
@@ -319,8 +320,8 @@ export function createSpacesService(d: SpacesDeps) {
         }
         await tx.update(spaceMembers).set({ role }).where(and(eq(spaceMembers.spaceId, spaceId), eq(spaceMembers.userId, targetId)))
       })
-      if (role === 'owner') events.toSpace(spaceId, { type: 'space.member.updated', space_id: spaceId, user_id: actorId, role: 'admin' })
-      events.toSpace(spaceId, { type: 'space.member.updated', space_id: spaceId, user_id: targetId, role })
+      if (role === 'owner') events.toSpace(spaceId, frame('space.member.updated', { space_id: spaceId, user_id: actorId, role: 'admin' }))
+      events.toSpace(spaceId, frame('space.member.updated', { space_id: spaceId, user_id: targetId, role }))
       const user = await d.users.get(targetId)
       const [m] = await db.select().from(spaceMembers).where(and(eq(spaceMembers.spaceId, spaceId), eq(spaceMembers.userId, targetId)))
       return { user, role: m!.role, joined_at: iso(m!.joinedAt)! }
@@ -362,7 +363,7 @@ export function createSpacesService(d: SpacesDeps) {
         return newChannel(tx, spaceId, userId, name, description)
       })
       // every member's sockets follow the new channel: the space topic carries the join to each node
-      events.toSpace(spaceId, { type: 'room.created', room: await d.rooms.one(row, row.lastSeq) }, { joinRooms: [row.id] })
+      events.toSpace(spaceId, frame('room.created', { room: await d.rooms.one(row, row.lastSeq) }), { joinRooms: [row.id] })
       return d.rooms.one(row, row.lastSeq)
     },
   }

@@ -17,7 +17,7 @@ import type { Database } from './client'
 import { classifyFailure, Failure, isRetryable, retryDelayMs } from './writer/failure'
 import { refusedOutcome } from './writer/outcome'
 import { createBatchQueue, type Batch } from './writer/queue'
-import { pruneBatchOutcomes, writeBatch, writeBatchInOneStatement } from './writer/statements'
+import { writeBatch, writeBatchInOneStatement } from './writer/statements'
 import type { MessageWriter, Outcome, Pending, WriteResult, WriterOptions, WriterStats } from './writer/types'
 
 export type { MessageWriter, WriteRequest, WriteResult, WriterOptions, WriterStats } from './writer/types'
@@ -70,10 +70,10 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
     await settle(batch.items)
     stats.batches++
     stats.flushMsTotal += performance.now() - started
+    opts.onBatch?.(batch.items.length, (performance.now() - started) / 1000)
     stats.lastBatchSizes.push(batch.items.length)
     if (stats.lastBatchSizes.length > 64) stats.lastBatchSizes.shift()
     queue.release(batch)
-    if (stats.batches % 1000 === 0) pruneBatchOutcomes(database).catch(() => {})
     // those waited a whole commit already: go again at once
     if (queue.waiting > 0) flushSoon()
     else if (queue.inFlight === 0) {
@@ -194,8 +194,10 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
       if (queue.waiting + queue.inFlightMessages >= opts.queueMax) {
         return Promise.reject(unavailable('The server is overloaded: the write queue is full. Retry later.'))
       }
+      const submitted = performance.now()
+      const committed = opts.onCommitted
       return new Promise<WriteResult>((resolve, reject) => {
-        queue.push({ req, resolve, reject })
+        queue.push({ req, resolve: committed ? (r) => { committed((performance.now() - submitted) / 1000); resolve(r) } : resolve, reject })
         schedule()
       })
     },

@@ -1,8 +1,10 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
 import type { Authenticator } from '../auth/authenticator'
 import { AppError, notFound } from '../lib/errors'
-import { CloseCode } from '../protocol/frames'
+import { CloseCode } from '../protocol/close-codes'
+import { Hub } from './hub'
 import { Session, type SessionDeps, type SessionHooks, type SessionOptions } from './session'
+import { TypingThrottle } from './typing'
 
 export type SocketData = { opts: SessionOptions; protocol: string | null; session?: Session }
 
@@ -11,7 +13,12 @@ export type GatewayOptions = {
   maxFrameBytes: number
   idleSeconds: number
   backpressureBytes: number
+  /** how long a room's sequencer waits for a missing seq before reading it from the database, ms */
+  sequencerWaitMs: number
 }
+
+/** What the gateway's sessions use; the gateway builds the hub and the typing limits itself. */
+export type GatewayDeps = Omit<SessionDeps, 'auth' | 'hub' | 'typing'>
 
 const WS_PATH = /^\/v1\/(?:ws|rooms\/(\d+)\/ws)$/
 
@@ -25,11 +32,17 @@ const HARD_HEADROOM_BYTES = 16 * 1024 * 1024
 export const SWEEP_MS = 500
 
 /**
- * WebSocket upgrade (auth before it), Bun's handlers, and the sweep that
- * closes sockets whose credentials ended (4001) or which cannot keep up (1013).
+ * WebSocket upgrade (auth before it), Bun's handlers, this node's hub, and the
+ * sweep that closes sockets whose credentials ended (4001) or which cannot
+ * keep up (1013). `hub.attach(server)` once Bun's server listens.
  */
-export function createGateway(base: Omit<SessionDeps, 'auth'>, o: GatewayOptions) {
-  const deps: SessionDeps = { ...base, auth: o.auth }
+export function createGateway(base: GatewayDeps, o: GatewayOptions) {
+  const hub = new Hub({
+    bus: base.bus, log: base.log, waitMs: o.sequencerWaitMs,
+    fetchRange: (roomId, after, upto) => base.messages.frames(roomId, after, upto),
+    lastSeq: (roomId) => base.messages.lastSeq(roomId),
+  })
+  const deps: SessionDeps = { ...base, auth: o.auth, hub, typing: new TypingThrottle() }
   const sessions = new Set<Session>()
   let accepting = true
   /** counters for /metrics */
@@ -103,7 +116,7 @@ export function createGateway(base: Omit<SessionDeps, 'auth'>, o: GatewayOptions
       sessions.add(s)
       s.open().catch((err) => {
         deps.log.warn('gateway: open failed', { user_id: ws.data.opts.userId, error: err })
-        ws.close(1011, 'could not start the session')
+        ws.close(CloseCode.internal, 'could not start the session')
       })
     },
     message(ws, msg) {
@@ -131,6 +144,8 @@ export function createGateway(base: Omit<SessionDeps, 'auth'>, o: GatewayOptions
   return {
     upgrade,
     websocket,
+    /** this node's fan-out: attach Bun's server to it, close it on shutdown */
+    hub,
     get connections() {
       return sessions.size
     },

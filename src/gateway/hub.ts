@@ -42,8 +42,6 @@ export class Hub {
   private rooms = new Map<number, RoomEntry>()
   private users = new Map<number, Set<HubMember>>()
   private spaces = new Map<number, Set<HubMember>>()
-  /** last typing relay per "user:room" on this node */
-  private typingAt = new Map<string, number>()
   /** message.created frames delivered to local topics, for metrics */
   delivered = 0
 
@@ -151,20 +149,6 @@ export class Hub {
       this.spaces.delete(spaceId)
       this.o.bus.unsubscribe([spaceTopic(spaceId)])
     }
-  }
-
-  /**
-   * True when `userId` may relay typing in `roomId` now: at most once per
-   * `intervalMs` per user and room on this node, across the user's sockets.
-   */
-  typingAllowed(userId: number, roomId: number, now: number, intervalMs: number): boolean {
-    const key = `${userId}:${roomId}`
-    if (now - (this.typingAt.get(key) ?? 0) < intervalMs) return false
-    if (this.typingAt.size > 100_000) {
-      for (const [k, t] of this.typingAt) if (now - t >= intervalMs) this.typingAt.delete(k)
-    }
-    this.typingAt.set(key, now)
-    return true
   }
 
   close() {

@@ -7,10 +7,12 @@ import type { User, UsersService } from '../chat/users'
 import { AppError, unauthorized } from '../lib/errors'
 import type { Logger } from '../lib/logger'
 import type { PresenceStore } from '../presence/presence'
-import { CloseCode, parseClientFrame, type ClientFrame } from '../protocol/frames'
-import type { Hub, HubMember } from './hub'
-import type { ServerFrame, ServerFrameOf } from '../protocol/server-frames'
+import { CloseCode } from '../protocol/close-codes'
+import { parseClientFrame, type ClientFrame, type ClientFrameHandlers } from '../protocol/frames'
+import { ackJson, frame, type ServerFrame, type ServerFrameOf } from '../protocol/server-frames'
 import { roomTopic, spaceTopic, userTopic } from '../protocol/topics'
+import type { Hub, HubMember } from './hub'
+import { SocketTyping, type TypingThrottle } from './typing'
 
 /** The part of Bun's ServerWebSocket a session uses (fakes in tests). */
 export interface SocketLike {
@@ -30,6 +32,8 @@ export type SessionDeps = {
   events: Events
   bus: Bus
   hub: Hub
+  /** this node's typing limits, shared by its sessions */
+  typing: TypingThrottle
   presence: PresenceStore
   log: Logger
   /** checks the token of an `auth` frame */
@@ -65,11 +69,7 @@ export type SessionOptions = {
 /** More missing messages than this on subscribe: the client reads history over REST. */
 export const REPLAY_MAX = 1000
 /** Bad frames allowed per minute before the socket is closed with 1008. */
-const ABUSE_PER_MINUTE = 20
-/** Typing relayed at most once per user, room and this many ms. */
-const TYPING_INTERVAL_MS = 1000
-/** A typing indicator not refreshed for this long is cleared (is_typing false relayed). */
-export const TYPING_TTL_MS = 6000
+export const ABUSE_PER_MINUTE = 20
 /** A slow socket whose buffer has not drained in this long is dropped without a close frame (its peer reads nothing). */
 export const SLOW_DRAIN_MS = 15_000
 
@@ -85,7 +85,7 @@ export class Session implements HubMember {
   private rooms = new Map<number, number>()
   /** spaces whose own events (space.*, new channels) this socket follows */
   private spaces = new Set<number>()
-  private gen = 0
+  private generation = 0
   private closed = false
   /** close() was asked of the socket; Bun's close handler follows */
   private closing = false
@@ -94,20 +94,22 @@ export class Session implements HubMember {
   /** the login and expiry of the socket's credentials; an `auth` frame replaces them */
   private sid: string | null
   private expiresAt: number | null
-  private abuse = 0
-  private abuseWindow = 0
-  /** rooms where this socket's user is typing: the stale-clear timer */
-  private typing = new Map<number, { timer: ReturnType<typeof setTimeout> }>()
+  /** bad frames in the current minute, and which minute (ms since the epoch / 60 000) */
+  private badFrames = 0
+  private badFramesMinute = 0
+  private readonly typing: SocketTyping
 
   constructor(
     private readonly ws: SocketLike,
-    private readonly d: SessionDeps,
-    private readonly o: SessionOptions,
+    private readonly deps: SessionDeps,
+    private readonly options: SessionOptions,
     private readonly hooks: SessionHooks = { slowBytes: Infinity, onSlow: () => {}, onCredentialsEnded: () => {} },
   ) {
-    this.userId = o.userId
-    this.sid = o.sid
-    this.expiresAt = o.expiresAt
+    this.userId = options.userId
+    this.sid = options.sid
+    this.expiresAt = options.expiresAt
+    // the throttle is shared by the node's sessions; tests that touch no typing may leave it out
+    this.typing = new SocketTyping(options.userId, deps.typing, (roomId, isTyping) => this.relayTyping(roomId, isTyping))
   }
 
   /** Frames still go out: not closed, not slow. */
@@ -115,16 +117,16 @@ export class Session implements HubMember {
     return !this.closed && !this.closing && this.slowSince === null
   }
 
-  private send(frame: ServerFrame) {
-    this.out(JSON.stringify(frame))
+  private send(serverFrame: ServerFrame) {
+    this.out(JSON.stringify(serverFrame))
   }
 
   /** Every frame this session sends itself goes through here (topics are Bun's). */
   private out(data: string) {
     if (!this.live) return
     // -1: queued behind backpressure; 0: dropped (past Bun's hard limit), so the stream has a hole: slow either way
-    const r = this.ws.send(data)
-    if (r === 0 || (r < 0 && this.ws.getBufferedAmount() > this.hooks.slowBytes)) this.markSlow()
+    const sent = this.ws.send(data)
+    if (sent === 0 || (sent < 0 && this.ws.getBufferedAmount() > this.hooks.slowBytes)) this.markSlow()
   }
 
   private get expiresIso(): string | null {
@@ -132,125 +134,122 @@ export class Session implements HubMember {
   }
 
   async open(): Promise<void> {
-    const { d, o } = this
-    d.hub.trackUser(this)
+    const { deps, options } = this
+    deps.hub.trackUser(this)
     // a per-room socket needs no room list (the upgrade read its room); the user's profile is cached briefly
-    const followsSpaces = o.onlyRoom === null && o.autoSubscribe
-    const [user, seqs, audiences, active] = await Promise.all([
-      d.users.profileForSocket(this.userId),
-      o.onlyRoom === null ? d.rooms.roomSeqs(this.userId) : null,
-      d.rooms.audiences(this.userId),
+    const followsSpaces = options.onlyRoom === null && options.autoSubscribe
+    const [user, roomSeqs, audiences, loginActive] = await Promise.all([
+      deps.users.profileForSocket(this.userId),
+      options.onlyRoom === null ? deps.rooms.roomSeqs(this.userId) : null,
+      deps.rooms.audiences(this.userId),
       // a token outlives its login by up to ACCESS_TTL: a socket of a login already logged out does not start
       // (one logged out from here on is closed by onRevoke: the hub follows the user since trackUser above)
-      this.sid === null ? true : d.users.loginActive(this.sid),
+      this.sid === null ? true : deps.users.loginActive(this.sid),
     ])
     if (this.closed) return
-    if (!active) {
+    if (!loginActive) {
       this.hooks.onCredentialsEnded('revoked')
       this.closeSocket(CloseCode.unauthorized, 'logged out')
       return
     }
     this.user = user
-    const listed = seqs ?? [{ id: o.onlyRoom!, last_seq: o.roomLastSeq ?? 0 }]
+    const listed = roomSeqs ?? [{ id: options.onlyRoom!, last_seq: options.roomLastSeq ?? 0 }]
     // rooms followed from `ready` on: every room (auto_subscribe), or the per-room socket's room without after_seq
-    const follow = o.onlyRoom === null ? (o.autoSubscribe ? listed : []) : o.afterSeq === null ? listed : []
-    for (const r of follow) this.rooms.set(r.id, ++this.gen)
-    const tracked = await Promise.allSettled(follow.map((r) => d.hub.trackRoom(r.id, this)))
+    const toFollow = options.onlyRoom === null ? (options.autoSubscribe ? listed : []) : options.afterSeq === null ? listed : []
+    for (const room of toFollow) this.rooms.set(room.id, ++this.generation)
+    const tracked = await Promise.allSettled(toFollow.map((room) => deps.hub.trackRoom(room.id, this)))
     if (this.closed) return
     // from here to the last subscribe nothing can be published in between: `ready` tells each
     // room's last_seq as this node has delivered it, and live events continue right after it
-    const following = new Set(follow.filter((_, i) => tracked[i]!.status === 'fulfilled').map((r) => r.id))
-    const rooms = listed.map((r) => ({ id: r.id, last_seq: following.has(r.id) ? d.hub.deliveredSeq(r.id) : r.last_seq }))
-    this.send({ type: 'ready', user: { ...user, online: true }, rooms, session_id: this.sessionId, expires_at: this.expiresIso })
+    const following = new Set(toFollow.filter((_, i) => tracked[i]!.status === 'fulfilled').map((room) => room.id))
+    const rooms = listed.map((room) => ({
+      id: room.id,
+      last_seq: following.has(room.id) ? deps.hub.deliveredSeq(room.id) : room.last_seq,
+    }))
+    this.send(frame('ready', { user: { ...user, online: true }, rooms, session_id: this.sessionId, expires_at: this.expiresIso }))
     if (this.live) {
-      if (o.onlyRoom === null) this.ws.subscribe(userTopic(this.userId))
-      for (const id of following) this.ws.subscribe(roomTopic(id))
-      if (followsSpaces) for (const id of audiences.spaces) this.followSpace(id)
+      if (options.onlyRoom === null) this.ws.subscribe(userTopic(this.userId))
+      for (const roomId of following) this.ws.subscribe(roomTopic(roomId))
+      if (followsSpaces) for (const spaceId of audiences.spaces) this.followSpace(spaceId)
     }
-    for (const r of follow) if (!following.has(r.id)) this.dropRoom(r.id)
-    if (await d.presence.connect(this.userId)) this.announcePresence(audiences, { type: 'presence', user_id: user.id, nickname: user.nickname, status: 'online', last_seen: null })
-    if (o.onlyRoom !== null && o.afterSeq !== null) await this.subscribeRoom(o.onlyRoom, o.afterSeq, true)
+    for (const room of toFollow) if (!following.has(room.id)) this.dropRoom(room.id)
+    if (await deps.presence.connect(this.userId)) {
+      this.announcePresence(audiences, frame('presence', { user_id: user.id, nickname: user.nickname, status: 'online', last_seen: null }))
+    }
+    if (options.onlyRoom !== null && options.afterSeq !== null) await this.subscribeRoom(options.onlyRoom, options.afterSeq, true)
   }
 
   async onText(text: string): Promise<void> {
     const parsed = parseClientFrame(text)
     if (!parsed.ok) {
-      this.send({ type: 'error', code: parsed.code, detail: parsed.detail, ...(parsed.client_msg_id ? { client_msg_id: parsed.client_msg_id } : {}) })
-      this.countAbuse()
+      this.send(frame('error', {
+        code: parsed.code,
+        detail: parsed.detail,
+        ...(parsed.client_msg_id ? { client_msg_id: parsed.client_msg_id } : {}),
+      }))
+      this.countBadFrame()
       return
     }
-    const f = parsed.frame
+    const clientFrame = parsed.frame
     try {
-      await this.handle(f)
+      // TypeScript cannot correlate the handler with the frame's own type across the union: the map's type does
+      const handler = this.handlers[clientFrame.type] as (f: ClientFrame) => Promise<void>
+      await handler(clientFrame)
     } catch (err) {
-      const e = err instanceof AppError ? err : null
-      if (!e) this.d.log.error('gateway: frame failed', { type: f.type, error: err })
-      this.send({
-        type: 'error',
-        code: e?.code ?? 'internal',
-        detail: e?.message ?? 'Internal server error.',
-        ...(f.type === 'message.send' ? { client_msg_id: f.client_msg_id ?? null } : {}),
-        ...('room_id' in f ? { room_id: f.room_id } : {}),
-      })
+      const known = err instanceof AppError ? err : null
+      if (!known) this.deps.log.error('gateway: frame failed', { type: clientFrame.type, error: err })
+      this.send(frame('error', {
+        code: known?.code ?? 'internal',
+        detail: known?.message ?? 'Internal server error.',
+        ...(clientFrame.type === 'message.send' ? { client_msg_id: clientFrame.client_msg_id ?? null } : {}),
+        ...('room_id' in clientFrame ? { room_id: clientFrame.room_id } : {}),
+      }))
     }
   }
 
-  private async handle(f: ClientFrame): Promise<void> {
-    const { d } = this
-    switch (f.type) {
-      case 'ping':
-        this.send({ type: 'pong' })
-        return
-      case 'auth': {
-        // a bad token or another user's: the socket keeps its old credentials
-        const c = await d.auth.renew(f.token)
-        if (c.userId !== this.userId) throw unauthorized('The token belongs to another user.')
-        if (c.sid !== null && !(await d.users.loginActive(c.sid))) throw unauthorized('The token’s login was logged out.')
-        if (this.closed) return
-        this.sid = c.sid
-        this.expiresAt = c.expiresAt
-        this.send({ type: 'auth_ok', expires_at: this.expiresIso })
-        return
+  /** One handler per client frame type; the compiler rejects a map that misses one. */
+  private readonly handlers: ClientFrameHandlers = {
+    ping: async () => {
+      this.send(frame('pong', {}))
+    },
+    auth: async ({ token }) => {
+      // a bad token or another user's: the socket keeps its old credentials
+      const credentials = await this.deps.auth.renew(token)
+      if (credentials.userId !== this.userId) throw unauthorized('The token belongs to another user.')
+      if (credentials.sid !== null && !(await this.deps.users.loginActive(credentials.sid))) {
+        throw unauthorized('The token’s login was logged out.')
       }
-      case 'message.send': {
-        const { json } = await d.messages.send(this.userId, f.room_id, {
-          content: f.content, reply_to_id: f.reply_to_id, client_msg_id: f.client_msg_id,
-        })
-        // the message's JSON was serialized once for the room; the ack wraps the same string
-        this.out(`{"type":"ack","client_msg_id":${JSON.stringify(f.client_msg_id ?? null)},"message":${json}}`)
-        return
+      if (this.closed) return
+      this.sid = credentials.sid
+      this.expiresAt = credentials.expiresAt
+      this.send(frame('auth_ok', { expires_at: this.expiresIso }))
+    },
+    'message.send': async (send) => {
+      const { json } = await this.deps.messages.send(this.userId, send.room_id, {
+        content: send.content, reply_to_id: send.reply_to_id, client_msg_id: send.client_msg_id,
+      })
+      // the message's JSON was serialized once for the room; the ack wraps the same string
+      this.out(ackJson(send.client_msg_id ?? null, json))
+    },
+    typing: async ({ room_id: roomId, is_typing: isTyping }) => {
+      if (!this.rooms.has(roomId)) await this.deps.rooms.requireMember(roomId, this.userId)
+      if (isTyping) this.typing.start(roomId)
+      else this.typing.stop(roomId)
+    },
+    read: async (read) => {
+      await this.deps.messages.read(read.room_id, this.userId, read)
+    },
+    subscribe: async ({ room_id: roomId, after_seq: afterSeq }) => {
+      if (this.options.onlyRoom !== null && roomId !== this.options.onlyRoom) {
+        throw new AppError('forbidden', 'This socket follows one room only; use /v1/ws for others.')
       }
-      case 'typing': {
-        if (!this.rooms.has(f.room_id)) await d.rooms.requireMember(f.room_id, this.userId)
-        const now = Date.now()
-        const active = this.typing.get(f.room_id)
-        if (f.is_typing) {
-          if (active) clearTimeout(active.timer)
-          // stale typing clears itself: no refresh within TYPING_TTL_MS relays is_typing false
-          const timer = setTimeout(() => this.stopTyping(f.room_id), TYPING_TTL_MS)
-          this.typing.set(f.room_id, { timer })
-          // once a second per user and room, whichever of the user's sockets on this node types
-          if (d.hub.typingAllowed(this.userId, f.room_id, now, TYPING_INTERVAL_MS)) this.relayTyping(f.room_id, true)
-        } else {
-          this.stopTyping(f.room_id)
-        }
-        return
-      }
-      case 'read':
-        await d.messages.read(f.room_id, this.userId, f)
-        return
-      case 'subscribe':
-        if (this.o.onlyRoom !== null && f.room_id !== this.o.onlyRoom) {
-          throw new AppError('forbidden', 'This socket follows one room only; use /v1/ws for others.')
-        }
-        await d.rooms.requireMember(f.room_id, this.userId)
-        await this.subscribeRoom(f.room_id, f.after_seq ?? null, true)
-        return
-      case 'unsubscribe':
-        this.dropRoom(f.room_id)
-        this.send({ type: 'unsubscribed', room_id: f.room_id })
-        return
-    }
+      await this.deps.rooms.requireMember(roomId, this.userId)
+      await this.subscribeRoom(roomId, afterSeq ?? null, true)
+    },
+    unsubscribe: async ({ room_id: roomId }) => {
+      this.dropRoom(roomId)
+      this.send(frame('unsubscribed', { room_id: roomId }))
+    },
   }
 
   /**
@@ -259,12 +258,12 @@ export class Session implements HubMember {
    * slip between (no gap, no duplicate at the seam).
    */
   private async subscribeRoom(roomId: number, afterSeq: number | null, announce: boolean): Promise<void> {
-    const { hub } = this.d
+    const { hub } = this.deps
     const topic = roomTopic(roomId)
-    const gen = ++this.gen
-    this.rooms.set(roomId, gen)
+    const generation = ++this.generation
+    this.rooms.set(roomId, generation)
     this.ws.unsubscribe(topic)
-    const current = () => this.live && this.rooms.get(roomId) === gen
+    const current = () => this.live && this.rooms.get(roomId) === generation
     try {
       await hub.trackRoom(roomId, this)
       if (!current()) return
@@ -273,7 +272,7 @@ export class Session implements HubMember {
       const lastSeq = hub.deliveredSeq(roomId)
       if (afterSeq !== null && lastSeq - afterSeq > REPLAY_MAX) {
         this.dropRoom(roomId)
-        this.send({ type: 'resync_required', room_id: roomId, last_seq: lastSeq })
+        this.send(frame('resync_required', { room_id: roomId, last_seq: lastSeq }))
         return
       }
       for (let rounds = 0; ; rounds++) {
@@ -288,14 +287,14 @@ export class Session implements HubMember {
         } else {
           // page by page: a read returns at most 1000 rows, and everything up to `delivered` is due
           for (let after = sent; sent < delivered; after = sent) {
-            const frames = await this.d.messages.frames(roomId, after, delivered)
+            const page = await this.deps.messages.frames(roomId, after, delivered)
             if (!current()) return
-            for (const f of frames) {
-              if (f.seq <= sent) continue
-              this.out(f.frame)
-              sent = f.seq
+            for (const replayed of page) {
+              if (replayed.seq <= sent) continue
+              this.out(replayed.frame)
+              sent = replayed.seq
             }
-            if (frames.length === 0) break
+            if (page.length === 0) break
           }
           // seqs the database no longer has (expired) are skipped
           sent = Math.max(sent, delivered)
@@ -304,70 +303,62 @@ export class Session implements HubMember {
       }
       // synchronous from the last check: no event can be published in between
       this.ws.subscribe(topic)
-      if (announce) this.send({ type: 'subscribed', room_id: roomId, last_seq: sent })
+      if (announce) this.send(frame('subscribed', { room_id: roomId, last_seq: sent }))
     } catch (err) {
-      if (this.rooms.get(roomId) === gen) this.dropRoom(roomId)
+      if (this.rooms.get(roomId) === generation) this.dropRoom(roomId)
       throw err
     }
   }
 
   private relayTyping(roomId: number, isTyping: boolean) {
-    const frame = JSON.stringify({
-      type: 'typing', room_id: roomId, user_id: this.userId, nickname: this.user?.nickname ?? '', is_typing: isTyping,
-    })
+    const typingJson = JSON.stringify(frame('typing', {
+      room_id: roomId, user_id: this.userId, nickname: this.user?.nickname ?? '', is_typing: isTyping,
+    }))
     if (this.closed) {
       // the socket is gone: everyone on every node
-      this.d.bus.publish(roomTopic(roomId), frame)
+      this.deps.bus.publish(roomTopic(roomId), typingJson)
       return
     }
     // everyone but this socket: Bun's ws.publish skips the publisher; other nodes via the bus
-    this.ws.publish(roomTopic(roomId), frame)
-    this.d.bus.publish(roomTopic(roomId), frame, { remoteOnly: true })
-  }
-
-  private stopTyping(roomId: number) {
-    const active = this.typing.get(roomId)
-    if (!active) return
-    clearTimeout(active.timer)
-    this.typing.delete(roomId)
-    this.relayTyping(roomId, false)
+    this.ws.publish(roomTopic(roomId), typingJson)
+    this.deps.bus.publish(roomTopic(roomId), typingJson, { remoteOnly: true })
   }
 
   private dropRoom(roomId: number) {
     if (!this.rooms.delete(roomId)) return
     this.ws.unsubscribe(roomTopic(roomId))
-    this.d.hub.untrackRoom(roomId, this)
+    this.deps.hub.untrackRoom(roomId, this)
   }
 
   private followSpace(spaceId: number) {
     if (this.spaces.has(spaceId)) return
     this.spaces.add(spaceId)
     this.ws.subscribe(spaceTopic(spaceId))
-    this.d.hub.trackSpace(spaceId, this)
+    this.deps.hub.trackSpace(spaceId, this)
   }
 
   /** Presence to the user's rooms one by one and to each of their spaces once (not once per channel). */
-  private announcePresence(to: { rooms: number[]; spaces: number[] }, frame: ServerFrameOf<'presence'>) {
-    for (const id of to.rooms) this.d.events.toRoom(id, frame)
-    for (const id of to.spaces) this.d.events.toSpace(id, frame)
+  private announcePresence(to: { rooms: number[]; spaces: number[] }, presence: ServerFrameOf<'presence'>) {
+    for (const roomId of to.rooms) this.deps.events.toRoom(roomId, presence)
+    for (const spaceId of to.spaces) this.deps.events.toSpace(spaceId, presence)
   }
 
   onJoinSpace(spaceId: number) {
-    if (!this.live || !this.o.autoSubscribe || this.o.onlyRoom !== null || this.closed) return
+    if (!this.live || !this.options.autoSubscribe || this.options.onlyRoom !== null || this.closed) return
     this.followSpace(spaceId)
   }
 
   onLeaveSpace(spaceId: number) {
     if (!this.spaces.delete(spaceId)) return
     this.ws.unsubscribe(spaceTopic(spaceId))
-    this.d.hub.untrackSpace(spaceId, this)
+    this.deps.hub.untrackSpace(spaceId, this)
   }
 
   onJoin(roomId: number) {
-    if (!this.live || !this.o.autoSubscribe || this.o.onlyRoom !== null || this.rooms.has(roomId)) return
+    if (!this.live || !this.options.autoSubscribe || this.options.onlyRoom !== null || this.rooms.has(roomId)) return
     // from what this node publishes next: the room.created event carried last_seq
     this.subscribeRoom(roomId, null, false).catch((err) => {
-      this.d.log.warn('gateway: auto-subscribe failed', { room_id: roomId, error: err })
+      this.deps.log.warn('gateway: auto-subscribe failed', { room_id: roomId, error: err })
     })
   }
 
@@ -434,42 +425,42 @@ export class Session implements HubMember {
     this.slowSince = Date.now()
     for (const roomId of this.rooms.keys()) this.ws.unsubscribe(roomTopic(roomId))
     for (const spaceId of this.spaces) this.ws.unsubscribe(spaceTopic(spaceId))
-    if (this.o.onlyRoom === null) this.ws.unsubscribe(userTopic(this.userId))
+    if (this.options.onlyRoom === null) this.ws.unsubscribe(userTopic(this.userId))
     this.hooks.onSlow()
   }
 
-  private countAbuse() {
+  private countBadFrame() {
     const minute = Math.floor(Date.now() / 60_000)
-    if (minute !== this.abuseWindow) {
-      this.abuseWindow = minute
-      this.abuse = 0
+    if (minute !== this.badFramesMinute) {
+      this.badFramesMinute = minute
+      this.badFrames = 0
     }
-    if (++this.abuse > ABUSE_PER_MINUTE) this.closeSocket(CloseCode.policy, 'too many bad frames')
+    if (++this.badFrames > ABUSE_PER_MINUTE) this.closeSocket(CloseCode.policy, 'too many bad frames')
   }
 
   /** The socket closed: release rooms and presence. */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    const { d } = this
-    for (const roomId of [...this.typing.keys()]) this.stopTyping(roomId)
+    const { deps } = this
+    this.typing.stopAll()
     for (const roomId of [...this.rooms.keys()]) {
       this.rooms.delete(roomId)
-      d.hub.untrackRoom(roomId, this)
+      deps.hub.untrackRoom(roomId, this)
     }
     for (const spaceId of [...this.spaces]) {
       this.spaces.delete(spaceId)
-      d.hub.untrackSpace(spaceId, this)
+      deps.hub.untrackSpace(spaceId, this)
     }
-    d.hub.untrackUser(this)
+    deps.hub.untrackUser(this)
     if (!this.user) return
-    if (await d.presence.disconnect(this.userId)) {
+    if (await deps.presence.disconnect(this.userId)) {
       const at = new Date()
-      await d.users.touchLastSeen(this.userId, at).catch(() => {})
-      const audiences = await d.rooms.audiences(this.userId).catch(() => ({ rooms: [], spaces: [] }))
-      this.announcePresence(audiences, {
-        type: 'presence', user_id: this.userId, nickname: this.user.nickname, status: 'offline', last_seen: at.toISOString(),
-      })
+      await deps.users.touchLastSeen(this.userId, at).catch(() => {})
+      const audiences = await deps.rooms.audiences(this.userId).catch(() => ({ rooms: [], spaces: [] }))
+      this.announcePresence(audiences, frame('presence', {
+        user_id: this.userId, nickname: this.user.nickname, status: 'offline', last_seen: at.toISOString(),
+      }))
     }
   }
 }

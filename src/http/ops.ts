@@ -4,8 +4,8 @@ export type OpsDeps = {
   /** Resolves when every dependency answers; rejects otherwise. */
   ready: () => Promise<void>
   draining: () => boolean
-  /** Prometheus exposition text. */
-  metrics: () => string
+  /** Prometheus exposition text and its content type. */
+  metrics: { contentType: string; render(): Promise<string> }
 }
 
 export const opsRoutes = (d: OpsDeps) =>
@@ -24,7 +24,7 @@ export const opsRoutes = (d: OpsDeps) =>
         return { detail: `A dependency is down: ${String(err instanceof Error ? err.message : err)}`, code: 'unavailable' }
       }
     })
-    .get('/metrics', ({ set }) => {
-      set.headers['content-type'] = 'text/plain; version=0.0.4'
-      return d.metrics()
+    .get('/metrics', async ({ set }) => {
+      set.headers['content-type'] = d.metrics.contentType
+      return d.metrics.render()
     })

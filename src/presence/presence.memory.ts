@@ -5,6 +5,7 @@ export function createMemoryPresence(): PresenceStore {
   const sockets = new Map<number, number>()
   const lastSeen = new Map<number, string>()
   return {
+    onExpired() {},
     async connect(userId) {
       const n = (sockets.get(userId) ?? 0) + 1
       sockets.set(userId, n)

@@ -29,6 +29,7 @@ export async function createRedisPresence(o: RedisPresenceOptions): Promise<Pres
   const key = (id: number) => `${o.prefix}p:${id}`
   const seenKey = (id: number) => `${o.prefix}seen:${id}`
   const due = `${o.prefix}p:due`
+  let expired = o.onExpired
 
   // atomically: drop expired claims, count live ones, add ours; returns the count before ours
   const claim = `
@@ -69,7 +70,7 @@ export async function createRedisPresence(o: RedisPresenceOptions): Promise<Pres
         const seen = new Date(now).toISOString()
         const fresh = await r.set(`${seenKey(id)}:announced:${Math.floor(now / ttl)}`, '1', 'PX', ttl, 'NX')
         await r.set(seenKey(id), seen)
-        if (fresh === 'OK') o.onExpired?.(id, seen)
+        if (fresh === 'OK') expired?.(id, seen)
       }
     }
   }
@@ -81,6 +82,9 @@ export async function createRedisPresence(o: RedisPresenceOptions): Promise<Pres
   }, Math.max(100, Math.floor(ttl / 3)))
 
   return {
+    onExpired(cb) {
+      expired = cb
+    },
     async connect(userId) {
       const n = (local.get(userId) ?? 0) + 1
       local.set(userId, n)

@@ -12,5 +12,11 @@ export interface PresenceStore {
   disconnect(userId: number): Promise<boolean>
   /** Presence of each id; users never seen are offline with lastSeen null. */
   getMany(userIds: number[]): Promise<Map<number, PresenceInfo>>
+  /**
+   * `cb` hears of users who went offline because their node died (their claim
+   * expired), once across the cluster. The memory store never calls it: its
+   * node's own disconnects tell.
+   */
+  onExpired(cb: (userId: number, lastSeen: string) => void): void
   close(): Promise<void>
 }

@@ -21,7 +21,14 @@ export const ClientFrames = {
 } as const
 
 export type ClientFrameType = keyof typeof ClientFrames
-export type ClientFrame = { [K in ClientFrameType]: Static<(typeof ClientFrames)[K]> }[ClientFrameType]
+export type ClientFrameOf<K extends ClientFrameType> = Static<(typeof ClientFrames)[K]>
+export type ClientFrame = { [K in ClientFrameType]: ClientFrameOf<K> }[ClientFrameType]
+
+/**
+ * One handler per client frame type. A map of this type that misses a type
+ * does not compile, so a new frame in ClientFrames needs its handler.
+ */
+export type ClientFrameHandlers = { [K in ClientFrameType]: (frame: Extract<ClientFrame, { type: K }>) => Promise<void> }
 
 const checks = Object.fromEntries(
   Object.entries(ClientFrames).map(([k, s]) => [k, TypeCompiler.Compile(s as TSchema)]),
@@ -62,16 +69,5 @@ export function parseClientFrame(text: string): ParsedFrame {
   return { ok: true, frame: value as ClientFrame }
 }
 
-/** WebSocket close codes the server uses, and why. */
-export const CloseCode = {
-  /** server shutting down (drain) */
-  goingAway: 1001,
-  /** repeated abuse: bad frames past the allowance */
-  policy: 1008,
-  /** a frame over MAX_FRAME_BYTES */
-  tooBig: 1009,
-  /** the socket could not keep up with its rooms */
-  tryAgainLater: 1013,
-  /** the credentials ended: the access token expired, or its login was logged out or revoked */
-  unauthorized: 4001,
-} as const
+/** Close codes moved to ./close-codes (with their reconnect policy); re-exported for existing imports. */
+export { CloseCode } from './close-codes'

@@ -69,3 +69,21 @@ export type ServerFrame = { [K in ServerFrameType]: ServerFrameOf<K> }[ServerFra
 /** A server frame of `type` with its fields, checked by the compiler. */
 export const frame = <K extends ServerFrameType>(type: K, fields: Omit<ServerFrameOf<K>, 'type'>): ServerFrameOf<K> =>
   ({ type, ...fields }) as ServerFrameOf<K>
+
+/**
+ * JSON text of a server frame of type `K`. The brand is compile-time only: it
+ * says which frame a pre-serialized string holds.
+ */
+export type ServerFrameJson<K extends ServerFrameType> = string & { readonly __serverFrame: K }
+
+// The two hot-path frames are built around a message already serialized once
+// for its room (JSON.stringify per recipient or per frame would cost more than
+// the rest of the send path): the string is the frame `frame()` would build.
+
+/** `message.created` around a message's JSON (live events, replays and gap fills alike). */
+export const messageCreatedJson = (messageJson: string): ServerFrameJson<'message.created'> =>
+  `{"type":"message.created","message":${messageJson}}` as ServerFrameJson<'message.created'>
+
+/** The sender's `ack` around the same message JSON its room got. */
+export const ackJson = (clientMsgId: string | null, messageJson: string): ServerFrameJson<'ack'> =>
+  `{"type":"ack","client_msg_id":${JSON.stringify(clientMsgId)},"message":${messageJson}}` as ServerFrameJson<'ack'>

@@ -12,6 +12,7 @@ import type { UsersService } from '../users'
 import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
 import { idList } from '../../db/sql'
+import { frame } from '../../protocol/server-frames'
 
 export type { Member, Role, Room }
 export { userRoomIds }
@@ -116,7 +117,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
         })
         if (created) {
           const v = await roomViews.one(row, 0)
-          for (const id of [userId, other]) events.toUser(id, { type: 'room.created', room: v }, { join: row.id })
+          for (const id of [userId, other]) events.toUser(id, frame('room.created', { room: v }), { join: row.id })
         }
         return { room: await view(row, userId), created }
       }
@@ -140,7 +141,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
       })
       if (!row) return { room: await existingByExternalId(externalId!, userId), created: false }
       const v = await roomViews.one(row, 0)
-      for (const id of [userId, ...others]) events.toUser(id, { type: 'room.created', room: v }, { join: row.id })
+      for (const id of [userId, ...others]) events.toUser(id, frame('room.created', { room: v }), { join: row.id })
       return { room: await view(row, userId), created: true }
     },
 
@@ -214,7 +215,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
       if (patch.visibility !== undefined) set.visibility = patch.visibility
       const [row] = await db.update(rooms).set(set).where(eq(rooms.id, roomId)).returning()
       if (!row) throw notFound('Room')
-      events.toRoom(roomId, { type: 'room.updated', room: await roomViews.one(row) })
+      events.toRoom(roomId, frame('room.updated', { room: await roomViews.one(row) }))
       return view(row, userId)
     },
 
@@ -236,8 +237,8 @@ export function createRoomsService({ database, users: usersService, events, maxR
         await tx.delete(rooms).where(eq(rooms.id, roomId))
       })
       purgeSoon()
-      for (const id of memberIds) events.toUser(id, { type: 'room.deleted', room_id: roomId }, { leave: roomId })
-      events.toRoom(roomId, { type: 'room.deleted', room_id: roomId }, { closeRoom: roomId })
+      for (const id of memberIds) events.toUser(id, frame('room.deleted', { room_id: roomId }), { leave: roomId })
+      events.toRoom(roomId, frame('room.deleted', { room_id: roomId }), { closeRoom: roomId })
     },
 
     members: (roomId: number, userId: number): Promise<Member[]> => members.list(roomId, userId),

@@ -10,6 +10,7 @@ import { authorize } from '../policy'
 import type { UsersService } from '../users'
 import type { RoomRow, RoomViews } from './views'
 import { idList } from '../../db/sql'
+import { frame } from '../../protocol/server-frames'
 
 /** A member of a room as the services see it. For a channel: the space's role, and the read-mark row if there is one. */
 export type MemberRow = typeof roomMembers.$inferSelect
@@ -134,15 +135,15 @@ export function createRoomMembers(deps: { database: Database; users: UsersServic
     const profiles = await usersService.profiles(rows)
     const v = await views.one(await roomRow(database, roomId), 0)
     for (const u of profiles) {
-      events.toRoom(roomId, { type: 'member.joined', room_id: roomId, user: u })
-      events.toUser(u.id, { type: 'room.created', room: v }, { join: roomId })
+      events.toRoom(roomId, frame('member.joined', { room_id: roomId, user: u }))
+      events.toUser(u.id, frame('room.created', { room: v }), { join: roomId })
     }
   }
 
   function announceLeft(roomId: number, user: { id: number; nickname: string }, reason: LeaveReason) {
     // the user's sockets drop the room first, on every node, so they hear nothing more of it
-    events.toUser(user.id, { type: 'room.deleted', room_id: roomId }, { leave: roomId })
-    events.toRoom(roomId, { type: 'member.left', room_id: roomId, user_id: user.id, nickname: user.nickname, reason })
+    events.toUser(user.id, frame('room.deleted', { room_id: roomId }), { leave: roomId })
+    events.toRoom(roomId, frame('member.left', { room_id: roomId, user_id: user.id, nickname: user.nickname, reason }))
   }
 
   /** Removes the user (and bans them, when `ban` is given) under the room lock; announces it. */
@@ -246,8 +247,8 @@ export function createRoomMembers(deps: { database: Database; users: UsersServic
         }
         await tx.update(roomMembers).set({ role }).where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, targetId)))
       })
-      if (role === 'owner') events.toRoom(roomId, { type: 'member.updated', room_id: roomId, user_id: actorId, role: 'admin' })
-      events.toRoom(roomId, { type: 'member.updated', room_id: roomId, user_id: targetId, role })
+      if (role === 'owner') events.toRoom(roomId, frame('member.updated', { room_id: roomId, user_id: actorId, role: 'admin' }))
+      events.toRoom(roomId, frame('member.updated', { room_id: roomId, user_id: targetId, role }))
       const all = await list(roomId, actorId)
       return all.find((m) => m.user.id === targetId)!
     },

@@ -41,6 +41,10 @@ export type WriterOptions = {
    */
   lanes?: number
   log: Logger
+  /** after each batch: how many messages it carried and how long it took to commit, seconds (for /metrics) */
+  onBatch?: (size: number, seconds: number) => void
+  /** per message answered with a row: seconds from submit to commit (for /metrics) */
+  onCommitted?: (seconds: number) => void
 }
 
 export type WriterStats = {
