@@ -203,7 +203,12 @@ export class Hub {
     }
   }
 
-  /** After a relay reconnect: every followed room may have missed events. */
+  /**
+   * After a relay reconnect: every followed room may have missed events. Not
+   * covered yet: a room or space joined on another node while the relay was
+   * down (its user-topic event is gone) is followed by this node's sockets only
+   * after they reconnect; the fix is for each session to re-read its rooms here.
+   */
   private async resync() {
     for (const [roomId, e] of this.rooms) {
       try {
