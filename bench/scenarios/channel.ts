@@ -74,5 +74,5 @@ export async function channel(ctx: Ctx): Promise<ScenarioResult> {
 
 /** Server CPU milliseconds per 1,000 deliveries in a round (CPU % of a core over deliveries/s). */
 function cpuPerK(r: TargetRun['rounds'][number]): number {
-  return r.deliveriesPerSec > 0 ? Math.round((r.serverCpuPct * 10_000) / r.deliveriesPerSec) / 1000 : 0
+  return r.deliveriesPerSec > 0 ? Math.round((r.serverCpuPct * 10_000 * 100) / r.deliveriesPerSec) / 100 : 0
 }
