@@ -8,8 +8,9 @@ export const Opcode = { text: 1, close: 8, ping: 9, pong: 10 } as const
 /**
  * A minimal RFC 6455 client over `Bun.connect`, for what a browser client
  * cannot do: stop reading (`pause`), so the server's send buffer fills, and
- * see every frame as sent, the close frame included. It answers nothing on
- * its own (no pong); on the server's close frame it answers with a close.
+ * see every frame as sent, the close frame included. It answers pings only
+ * when opened with `answerPings` (a dead client does not); on the server's
+ * close frame it answers with a close.
  */
 export class RawWebSocket {
   readonly frames: RawFrame[] = []
@@ -23,11 +24,11 @@ export class RawWebSocket {
   private upgraded = false
   private sock: Socket<undefined> | null = null
 
-  private constructor() {}
+  private constructor(private readonly answerPings: boolean) {}
 
   /** Connects to 127.0.0.1:`port` and sends the upgrade request for `path`; resolves once the handshake answered. */
-  static async open(port: number, path: string): Promise<RawWebSocket> {
-    const raw = new RawWebSocket()
+  static async open(port: number, path: string, opts: { answerPings?: boolean } = {}): Promise<RawWebSocket> {
+    const raw = new RawWebSocket(opts.answerPings ?? false)
     let answered: () => void = () => {}
     const handshake = new Promise<void>((resolve) => {
       answered = resolve
@@ -89,6 +90,11 @@ export class RawWebSocket {
     this.sock?.end()
   }
 
+  /** Drops the TCP connection without a closing handshake. */
+  destroy() {
+    this.sock?.terminate()
+  }
+
   private write(opcode: number, payload: Buffer) {
     const mask = crypto.getRandomValues(new Uint8Array(4))
     const len = payload.length
@@ -137,6 +143,7 @@ export class RawWebSocket {
       this.buf = this.buf.subarray(at + len)
       // the closing handshake: answer the server's close with ours (same code)
       if (opcode === Opcode.close) this.write(Opcode.close, payload.subarray(0, 2))
+      if (opcode === Opcode.ping && this.answerPings) this.write(Opcode.pong, payload)
     }
   }
 }
