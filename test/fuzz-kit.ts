@@ -248,6 +248,13 @@ export function answerProblem(status: number, contentType: string, text: string,
  * every send must be 201 and every message in history afterwards. Bounded
  * in count and time.
  */
+/** Every 1,000 cases mid-run: the node still answers /healthz (throws otherwise). */
+export async function healthyEvery(baseUrl: string, cases: number): Promise<void> {
+  if (cases % 1000 !== 0) return
+  const h = await fetch(`${baseUrl}/healthz`)
+  if (h.status !== 200) throw new Error(`healthz ${h.status} after ${cases} cases`)
+}
+
 export function steadySender(a: Api, user: TestUser, roomId: number, opts: { max: number } = { max: 2000 }) {
   const sent: { cmid: string; status: number; detail?: string }[] = []
   let stop = false

@@ -12,8 +12,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
 import {
   answerProblem, badJsonText, bodyFor, fuzzParams, historyCmids, nastyString, SCALE, steadySender, validish,
-  type IdPool, type JsonSchema,
-} from './fuzz-kit'
+  type IdPool, type JsonSchema, healthyEvery } from './fuzz-kit'
 import { groupRoom, register, startServer, type TestServer, type TestUser } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
@@ -199,10 +198,7 @@ test('fuzz: every REST route, any input: never a 5xx, errors are {detail, code},
     const problem = answerProblem(got.status, got.contentType, got.text, got.headers)
     if (problem) throw new Error(`${r.method} ${got.path.slice(0, 300)} [auth ${auth.slice(0, 20)}] body ${JSON.stringify(body).slice(0, 300)} → ${got.status}: ${problem}; ${got.text.slice(0, 300)}`)
     // now and then mid-run: still healthy
-    if (cases % 1000 === 0) {
-      const h = await fetch(`${s.url}/healthz`)
-      if (h.status !== 200) throw new Error(`healthz ${h.status} after ${cases} cases`)
-    }
+    await healthyEvery(s.url, cases)
   })
   try {
     await fc.assert(prop, fuzzParams('rest', RUNS, BUDGET_MS))

@@ -16,8 +16,7 @@ import fc from 'fast-check'
 import { ClientFrames } from '../src/protocol/frames'
 import {
   badJsonText, fuzzParams, historyCmids, MAX_DETAIL, nastyJson, nastyString, objectFor, SCALE, steadySender, WS_ERROR_CODES,
-  type IdPool, type JsonSchema,
-} from './fuzz-kit'
+  type IdPool, type JsonSchema, healthyEvery } from './fuzz-kit'
 import { groupRoom, register, startServer, TestSocket, type Frame, type TestServer, type TestUser } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
@@ -226,10 +225,8 @@ test('fuzz: every client frame type, any fields: a contract answer, no crash or 
       if (!errs.some((x) => x.code === want.code)) fail(`expected error ${want.code} before the pong, got ${errs.map((x) => x.code).join(',') || 'none'}`)
     }
     checked++
-    if (cases % 1000 === 0) {
-      const h = await fetch(`${s.url}/healthz`)
-      if (h.status !== 200) throw new Error(`healthz ${h.status} after ${cases} cases`)
-    }
+    // now and then mid-run: still healthy
+    await healthyEvery(s.url, cases)
   })
   try {
     await fc.assert(prop, fuzzParams('ws', RUNS, BUDGET_MS))
