@@ -80,6 +80,35 @@ describe.if(!!compose)('compose.yaml', () => {
   })
 })
 
+const haproxy = Bun.which('haproxy')
+describe.if(!!haproxy)('deploy/haproxy.cfg', () => {
+  const check = (addrs: string[]) => Bun.spawnSync([haproxy!, '-c', '-f', join(ROOT, 'deploy/haproxy.cfg')], {
+    env: { ...process.env, LB_BIND: '127.0.0.1:1', CHAT1_ADDR: addrs[0], CHAT2_ADDR: addrs[1], CHAT3_ADDR: addrs[2] },
+    stderr: 'pipe',
+  })
+
+  test('starts with node names DNS cannot resolve yet (compose: the nodes come up after the balancer)', () => {
+    const r = check(['chat1:3000', 'chat2:3000', 'chat3:3000'])
+    expect(r.exitCode).toBe(0)
+    // such a server starts disabled (init-addr none) and the resolvers section picks it up later
+    expect(r.stderr.toString()).toContain("could not resolve address 'chat1', disabling server")
+  })
+
+  test('has runtime DNS, an explicit maxconn, and health checks on /readyz', () => {
+    const cfg = readFileSync(join(ROOT, 'deploy/haproxy.cfg'), 'utf8')
+    expect(cfg).toMatch(/^resolvers dns$/m)
+    expect(cfg).toMatch(/^\s+parse-resolv-conf$/m)
+    expect(cfg).toMatch(/resolvers dns init-addr last,libc,none/)
+    expect(cfg).toMatch(/^\s+maxconn \d+$/m)
+    expect(cfg).toMatch(/uri \/readyz/)
+  })
+
+  test('a broken config is refused (the check can fail)', () => {
+    const r = check(['chat1:notaport', 'chat2:3000', 'chat3:3000'])
+    expect(r.exitCode).not.toBe(0)
+  })
+})
+
 describe('drizzle', () => {
   test('schema.ts and the migrations in drizzle/ agree: drizzle-kit generate finds nothing to add', () => {
     const out = mkdtempSync(join(tmpdir(), 'drizzle-check-'))
