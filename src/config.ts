@@ -63,6 +63,8 @@ export const ConfigSchema = Type.Object({
   RETENTION_SWEEP_MS: Int(1000, 86_400_000, 60_000, 'how often expired messages (retention_days) are deleted, ms'),
   SHUTDOWN_GRACE_MS: Int(100, 60_000, 8000, 'drain time limit on SIGTERM, ms'),
   CORS_ORIGINS: Str('', 'origins allowed to call the API from a browser, comma-separated (https://app.example.com); * = any; empty = same origin only'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Str('', 'OpenTelemetry collector (http://otel-collector:4318): request spans over OTLP/HTTP; empty = no tracing'),
+  OTEL_SERVICE_NAME: Str('chat-server', 'service.name on exported spans'),
   DATABASE_POOL: Int(1, 1000, 10, 'Postgres connections per node'),
   DATABASE_PREPARE: Int(0, 1, 1, '0: no named prepared statements (PgBouncer in transaction mode)'),
   MIGRATE: Int(0, 1, 1, 'apply the migrations in drizzle/ at start (0: a separate `bun run db:migrate` does it)'),
@@ -103,6 +105,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
       throw new ConfigError(`CORS_ORIGINS: ${JSON.stringify(origin)} is not * or an origin such as https://app.example.com`)
     }
+  }
+  const otel = out.OTEL_EXPORTER_OTLP_ENDPOINT as string
+  if (otel && !/^https?:\/\/[^\s]+$/.test(otel)) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL (got ${JSON.stringify(otel)})`)
   }
   let jwtSecretGenerated = false
   if (!out.JWT_SECRET) {

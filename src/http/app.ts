@@ -26,6 +26,7 @@ import { opsRoutes } from './ops'
 import { assignRequestId, requestLog } from './request-id'
 import { roomRoutes } from './rooms'
 import { spaceRoutes } from './spaces'
+import { tracingPlugin } from './tracing'
 import { userRoutes } from './users'
 import { webRoutes } from './web'
 
@@ -66,6 +67,7 @@ export async function createHttpApp({ config, log, infra, services: s, auth, gat
   // bodies are typed strictly: 'typebox' drops unknown fields but converts nothing (the default
   // normalizer turns a body of 5 into {} before validation)
   const app = new Elysia({ normalize: 'typebox' })
+    .use(await tracingPlugin(config.OTEL_EXPORTER_OTLP_ENDPOINT, config.OTEL_SERVICE_NAME))
     .use(errorPlugin(log))
     .use(body.plugin)
     .use(corsPlugin(corsOrigins(config.CORS_ORIGINS)))
