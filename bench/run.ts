@@ -20,9 +20,10 @@ import { soak } from './scenarios/soak.ts'
 import { writer } from './scenarios/writer.ts'
 import { writerPoison } from './scenarios/writer-poison.ts'
 import { search } from './scenarios/search.ts'
+import { sdk } from './scenarios/sdk.ts'
 
 export const SCENARIOS: Record<string, Scenario> = {
-  fanout, channel, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, 'writer-poison': writerPoison, search,
+  fanout, channel, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, 'writer-poison': writerPoison, search, sdk,
 }
 
 /** Runs one scenario end to end; returns the report and where it was written. */
