@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { parseClusterNodes } from './lib/redis'
 
 /** An integer variable: its range, its default, what it means. */
 const Int = (min: number, max: number, dflt: number, doc: string) =>
@@ -28,6 +29,7 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: OptStr('postgres://… for Postgres, memory:// for a throw-away embedded database; unset = PGlite in DATA_DIR'),
   DATA_DIR: Str('./data', 'embedded database and uploads'),
   REDIS_URL: OptStr('redis://…; enables several nodes; unset = one node, in-process bus'),
+  REDIS_CLUSTER_NODES: Str('', 'host:port,… of a Redis Cluster (some of its nodes; the rest are discovered): sharded pub/sub; takes the place of REDIS_URL'),
   REDIS_PREFIX: Str('chat:', 'prefix of every Redis key and channel'),
   PRESENCE_TTL_MS: Int(1000, 600_000, 30_000, "a crashed node's users go offline within this, ms"),
   NODE_ID: Derived("this node's name in logs, metrics and relay; unset = hostname-pid"),
@@ -100,6 +102,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const redis = out.REDIS_URL as string | undefined
   if (redis && !/^rediss?:\/\//.test(redis)) {
     throw new ConfigError(`REDIS_URL: must start with redis:// or rediss:// (got ${JSON.stringify(redis)})`)
+  }
+  try {
+    parseClusterNodes(out.REDIS_CLUSTER_NODES as string)
+  } catch (e) {
+    throw new ConfigError(`REDIS_CLUSTER_NODES: ${(e as Error).message}`)
   }
   for (const origin of corsOrigins(out.CORS_ORIGINS as string)) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {

@@ -4,7 +4,6 @@
  * S3 when configured); `close()` releases them in reverse order.
  */
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import { createAccessTokens } from './auth/tokens'
 import type { Bus } from './bus/bus'
 import { createLocalBus } from './bus/bus.local'
@@ -22,6 +21,7 @@ import { createLimiterFactory } from './limits/rate-limit'
 import { every } from './lib/every'
 import type { Logger } from './lib/logger'
 import { createMetrics } from './lib/metrics'
+import { createRedisClient, redisTarget } from './lib/redis'
 import type { PresenceStore } from './presence/presence'
 import { createMemoryPresence } from './presence/presence.memory'
 import { createRedisPresence } from './presence/presence.redis'
@@ -60,7 +60,8 @@ export async function openInfrastructure(config: Config, log: Logger, diagnostic
     opened.push(() => database.close())
     if (config.MIGRATE) await database.migrate()
 
-    const redis = config.REDIS_URL ? { url: config.REDIS_URL, nodeId: config.NODE_ID, prefix: config.REDIS_PREFIX, log } : null
+    const target = redisTarget(config.REDIS_URL, config.REDIS_CLUSTER_NODES)
+    const redis = target ? { target, nodeId: config.NODE_ID, prefix: config.REDIS_PREFIX, log } : null
     const relay = busMetrics(metrics)
     const bus: Bus = redis ? await createRedisBus({ ...redis, onRelayLag: relay.onRelayLag }) : createLocalBus()
     opened.push(() => bus.close())
@@ -72,7 +73,7 @@ export async function openInfrastructure(config: Config, log: Logger, diagnostic
 
     // rate limits: one counter for the cluster on Redis (each node on its own while Redis is away)
     const limitsRedis = redis
-      ? new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: `${redis.nodeId}:limits`, retryStrategy: limitsRetryMs })
+      ? createRedisClient(redis.target, { connectionName: `${redis.nodeId}:limits`, retryStrategy: limitsRetryMs })
       : null
     if (limitsRedis) {
       limitsRedis.on('error', (err) => log.warn('redis limits: connection error', { error: err }))

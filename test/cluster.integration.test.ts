@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import {
-  freshPostgres, groupRoom, openWs, PG_URL, range, REDIS_URL, register, spawnNode, startServer, TestSocket, until,
+  freshPostgres, groupRoom, openWs, PG_URL, range, REDIS_CLUSTER_NODES, REDIS_URL, register, spawnNode, startServer, TestSocket, until,
   type Frame, type NodeProcess, type TestServer, type TestUser,
 } from './helpers'
 
@@ -14,8 +14,20 @@ const enabled = !!(PG_URL && REDIS_URL)
 const seqsIn = (frames: Frame[], roomId: number) =>
   frames.filter((f) => f.type === 'message.created' && f.message.room_id === roomId).map((f) => f.message.seq as number)
 
-if (enabled) {
-  describe('two nodes in one process', () => {
+/** The Redis a pair of nodes share: one server, and a Redis Cluster (sharded pub/sub) when TEST_REDIS_CLUSTER_NODES is set. */
+type RedisUnderTest = { label: string; env: Record<string, string>; servers: string[] }
+const redises: RedisUnderTest[] = []
+if (REDIS_URL) {
+  const u = new URL(REDIS_URL)
+  redises.push({ label: 'one Redis', env: { REDIS_URL }, servers: [`${u.hostname}:${u.port || 6379}`] })
+}
+if (REDIS_CLUSTER_NODES) {
+  const servers = REDIS_CLUSTER_NODES.split(',')
+  redises.push({ label: 'Redis Cluster, sharded pub/sub', env: { REDIS_CLUSTER_NODES }, servers })
+}
+
+if (enabled) for (const redis of redises) {
+  describe(`two nodes in one process (${redis.label})`, () => {
     let db: { url: string; drop: () => Promise<void> }
     let a: TestServer
     let b: TestServer
@@ -26,7 +38,7 @@ if (enabled) {
 
     beforeAll(async () => {
       db = await freshPostgres()
-      const env = { REDIS_URL: REDIS_URL!, REDIS_PREFIX: prefix, RATE_MESSAGES: '0', MAX_ROOM_MEMBERS: '10' }
+      const env = { ...redis.env, REDIS_PREFIX: prefix, RATE_MESSAGES: '0', MAX_ROOM_MEMBERS: '10' }
       a = await startServer({ ...env, NODE_ID: 'a' }, db.url)
       b = await startServer({ ...env, NODE_ID: 'b' }, db.url)
       ;[alice, bob, carol] = await Promise.all([register(a.api, 'alice'), register(b.api, 'bob'), register(a.api, 'carol')])
@@ -130,10 +142,11 @@ if (enabled) {
       for (let i = 0; i < total; i++) {
         sa.send({ type: 'message.send', room_id: room.id, content: `r${i}`, client_msg_id: `r${i}` })
         if (i === 100) {
-          // cut every client connection of the Redis server (ours reconnect by themselves)
-          const cut = ['pubsub', 'normal'].map((type) =>
-            Number(Bun.spawnSync(['redis-cli', '-u', REDIS_URL!, 'CLIENT', 'KILL', 'TYPE', type]).stdout.toString().trim()),
-          )
+          // cut every client connection of the Redis server(s) (ours reconnect by themselves)
+          const cut = ['pubsub', 'normal'].map((type) => redis.servers.reduce((n, hp) => {
+            const [host, port] = hp.split(':') as [string, string]
+            return n + Number(Bun.spawnSync(['redis-cli', '-h', host, '-p', port, 'CLIENT', 'KILL', 'TYPE', type]).stdout.toString().trim())
+          }, 0))
           // both nodes' subscriber connections (and more) really went down
           expect(cut[0]).toBeGreaterThanOrEqual(2)
           expect(cut[1]).toBeGreaterThanOrEqual(2)
@@ -150,7 +163,9 @@ if (enabled) {
       sb.close()
     })
   })
+}
 
+if (enabled) {
   describe('nodes in their own processes', () => {
     let db: { url: string; drop: () => Promise<void> }
     const prefix = `t${Math.random().toString(36).slice(2, 8)}:`

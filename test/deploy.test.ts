@@ -99,7 +99,7 @@ describe.if(!!haproxy)('deploy/haproxy.cfg', () => {
     expect(cfg).toMatch(/^resolvers dns$/m)
     expect(cfg).toMatch(/^\s+parse-resolv-conf$/m)
     expect(cfg).toMatch(/resolvers dns init-addr last,libc,none/)
-    expect(cfg).toMatch(/^\s+maxconn \d+$/m)
+    expect(cfg).toMatch(/^\s+maxconn "\$\{LB_MAXCONN-\d+\}"$/m)
     expect(cfg).toMatch(/uri \/readyz/)
   })
 

@@ -6,6 +6,8 @@ import { silentLogger } from '../src/lib/logger'
 /** Real Postgres for the suites when set (CI runs both ways). */
 export const PG_URL = process.env.TEST_DATABASE_URL
 export const REDIS_URL = process.env.TEST_REDIS_URL
+/** host:port,… of a Redis Cluster: the multi-node suites run on it too (sharded pub/sub) */
+export const REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES
 export const backend = PG_URL ? 'postgres' : 'pglite'
 
 /** Creates an empty database on TEST_DATABASE_URL's server; returns its URL and a dropper. */

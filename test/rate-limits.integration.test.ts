@@ -1,14 +1,20 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { expectError } from './contract'
-import { api, freshPostgres, groupRoom, PG_URL, REDIS_URL, register, startServer, until, type TestServer } from './helpers'
+import { api, freshPostgres, groupRoom, PG_URL, REDIS_CLUSTER_NODES, REDIS_URL, register, startServer, until, type TestServer } from './helpers'
 
 // per file: Bun applies no preload's default timeout to this file's hooks, and they start servers
 setDefaultTimeout(60_000)
 
 const enabled = !!(PG_URL && REDIS_URL)
 
-if (enabled) {
-  describe('two nodes on Redis share the rate-limit counters', () => {
+/** One Redis server, and a Redis Cluster when TEST_REDIS_CLUSTER_NODES is set (keys hash to any shard). */
+const redises: [string, Record<string, string>][] = [
+  ...(REDIS_URL ? [['Redis', { REDIS_URL }] as [string, Record<string, string>]] : []),
+  ...(REDIS_CLUSTER_NODES ? [['Redis Cluster', { REDIS_CLUSTER_NODES }] as [string, Record<string, string>]] : []),
+]
+
+if (enabled) for (const [label, redisEnv] of redises) {
+  describe(`two nodes on ${label} share the rate-limit counters`, () => {
     let db: { url: string; drop: () => Promise<void> }
     let a: TestServer
     let b: TestServer
@@ -16,7 +22,7 @@ if (enabled) {
     beforeAll(async () => {
       db = await freshPostgres()
       const env = {
-        REDIS_URL: REDIS_URL!, REDIS_PREFIX: `rli${Math.random().toString(36).slice(2, 8)}:`,
+        ...redisEnv, REDIS_PREFIX: `rli${Math.random().toString(36).slice(2, 8)}:`,
         TRUST_PROXY: '1', RATE_AUTH: '3', RATE_LOGIN_FAILURES: '2', RATE_MESSAGES: '2',
       }
       a = await startServer({ ...env, NODE_ID: 'rl-a' }, db.url)

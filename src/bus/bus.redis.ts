@@ -1,9 +1,12 @@
-import { Redis } from 'ioredis'
 import type { Logger } from '../lib/logger'
+import type { RedisTarget } from '../lib/redis'
 import type { Bus, BusHandler, EventMeta } from './bus'
+import { createClusterPubSub } from './pubsub.cluster'
+import { createSinglePubSub } from './pubsub.single'
 
 export type RedisBusOptions = {
-  url: string
+  /** one Redis server (plain pub/sub) or a Redis Cluster (sharded pub/sub) */
+  target: RedisTarget
   nodeId: string
   /** prefix of every channel (tests use a unique one) */
   prefix: string
@@ -13,16 +16,14 @@ export type RedisBusOptions = {
 }
 
 /**
- * Several nodes over Redis pub/sub. Each event is published once, on its
- * topic's channel, as `[nodeId, meta]\n<frame>`; a node hears only topics it
- * subscribed and drops its own. Redis pub/sub is at-most-once: after a
- * reconnect the node resubscribes (topics wanted meanwhile too) and `onResync`
- * callbacks fill the gaps.
+ * Several nodes over Redis pub/sub (sharded on a cluster). Each event is
+ * published once, on its topic's channel, as `[nodeId, meta]\n<frame>`; a
+ * node hears only topics it subscribed and drops its own. Redis pub/sub is
+ * at-most-once: after a reconnect the node resubscribes (topics wanted
+ * meanwhile too) and `onResync` callbacks fill the gaps.
  */
 export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
-  const common = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (n: number) => Math.min(50 * n, 1000) }
-  const pub = new Redis(o.url, { ...common, connectionName: `${o.nodeId}:pub` })
-  const sub = new Redis(o.url, { ...common, connectionName: `${o.nodeId}:sub` })
+  const ps = o.target.kind === 'cluster' ? createClusterPubSub(o.target, o.nodeId, o.log) : createSinglePubSub(o.target, o.nodeId, o.log)
   let handler: BusHandler = () => {}
   const resyncs: (() => void)[] = []
   /** what the hub wants; `active` what Redis has */
@@ -34,12 +35,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
   let closed = false
   const relayStats = { received: 0, lagMsAvg: 0 }
 
-  for (const c of [pub, sub]) c.on('error', (err) => o.log.warn('redis bus: connection error', { error: err }))
-  sub.on('ready', () => {
-    if (!everReady) {
-      everReady = true
-      return
-    }
+  ps.onRecovered(() => {
     // ioredis resubscribed what it had; topics wanted while it was down are subscribed now;
     // then the events missed in between are filled from the database
     o.log.warn('redis bus: reconnected; filling gaps from the database')
@@ -48,7 +44,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
     })
   })
   const prefixLen = o.prefix.length
-  sub.on('message', (channel: string, payload: string) => {
+  ps.onMessage((channel: string, payload: string) => {
     const nl = payload.indexOf('\n')
     if (nl < 0) return
     let head: [string, EventMeta | undefined, number?]
@@ -69,7 +65,8 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
     handler(channel.slice(prefixLen), payload.slice(nl + 1), head[1] ?? undefined)
   })
 
-  await Promise.all([pub.connect(), sub.connect()])
+  await ps.connect()
+  everReady = true
 
   /** One SUBSCRIBE and one UNSUBSCRIBE per tick, whatever the number of rooms. */
   async function flush() {
@@ -81,16 +78,16 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
     try {
       if (toUnsub.length > 0) {
         for (const t of toUnsub) active.delete(t)
-        await sub.unsubscribe(...toUnsub.map((t) => o.prefix + t))
+        await ps.unsubscribe(toUnsub.map((t) => o.prefix + t))
       }
       if (toSub.length > 0) {
-        await sub.subscribe(...toSub.map((t) => o.prefix + t))
+        await ps.subscribe(toSub.map((t) => o.prefix + t))
         for (const t of toSub) active.add(t)
       }
       for (const w of batch) w.resolve()
     } catch (err) {
       // the connection is down: the topics stay wanted and are subscribed on reconnect (see 'ready')
-      if (sub.status !== 'ready' && !closed) for (const w of batch) w.resolve()
+      if (!ps.up && !closed) for (const w of batch) w.resolve()
       else for (const w of batch) w.reject(err)
     }
   }
@@ -112,7 +109,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
     publish(topic, frame, meta) {
       if (!meta?.remoteOnly) handler(topic, frame, meta)
       const head = JSON.stringify([o.nodeId, meta ?? null, Date.now()])
-      pub.publish(o.prefix + topic, `${head}\n${frame}`).catch((err: unknown) => {
+      ps.publish(o.prefix + topic, `${head}\n${frame}`).catch((err: unknown) => {
         // other nodes fill the gap from the database (sequencer, resync)
         o.log.warn('redis bus: publish failed', { topic, error: err })
       })
@@ -121,7 +118,7 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
       for (const t of topics) wanted.add(t)
       // while Redis is down this node's own events still reach it; the topics are subscribed on
       // reconnect, and what other nodes sent meanwhile is filled from the database (onResync)
-      if (topics.every((t) => active.has(t)) || (everReady && sub.status !== 'ready')) return Promise.resolve()
+      if (topics.every((t) => active.has(t)) || (everReady && !ps.up)) return Promise.resolve()
       return new Promise<void>((resolve, reject) => {
         waiters.push({ topics, resolve, reject })
         queueFlush()
@@ -132,12 +129,11 @@ export async function createRedisBus(o: RedisBusOptions): Promise<Bus> {
       if (!closed) queueFlush()
     },
     async ping() {
-      await pub.ping()
+      await ps.ping()
     },
     async close() {
       closed = true
-      pub.disconnect()
-      sub.disconnect()
+      ps.close()
     },
   }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../lib/redis'
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 
 /**
@@ -41,7 +41,7 @@ export type LimiterFactory = {
  * with a memory limiter as insurance, so that while Redis is unreachable each
  * node limits on its own instead of failing the request.
  */
-export function createLimiterFactory(o: { redis: Redis | null; prefix: string }): LimiterFactory {
+export function createLimiterFactory(o: { redis: RedisClient | null; prefix: string }): LimiterFactory {
   return {
     kind: o.redis ? 'redis' : 'memory',
     create(spec) {

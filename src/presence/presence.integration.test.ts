@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { until } from '../../test/helpers'
 import { silentLogger } from '../lib/logger'
+import { parseClusterNodes, type RedisTarget } from '../lib/redis'
 import type { PresenceStore } from './presence'
 import { createRedisPresence } from './presence.redis'
 import { presenceSuite, type PresenceFactory } from './presence.suite'
@@ -12,12 +13,20 @@ setDefaultTimeout(60_000)
 const REDIS = process.env.TEST_REDIS_URL
 
 /** `n` nodes on one Redis prefix. */
-const redisNodes = (url: string, n: number, prefix: string, onExpired?: (id: number) => void) =>
+const redisNodes = (url: string, n: number, prefix: string, onExpired?: (id: number) => void) => nodesOn({ kind: 'single', url }, n, prefix, onExpired)
+const nodesOn = (target: RedisTarget, n: number, prefix: string, onExpired?: (id: number) => void) =>
   Promise.all(
     Array.from({ length: n }, (_, i) =>
-      createRedisPresence({ url, nodeId: `n${i}`, prefix, ttlMs: 1200, log: silentLogger, onExpired: (id) => onExpired?.(id) }),
+      createRedisPresence({ target, nodeId: `n${i}`, prefix, ttlMs: 1200, log: silentLogger, onExpired: (id) => onExpired?.(id) }),
     ),
   )
+
+/** A Redis Cluster when TEST_REDIS_CLUSTER_NODES is set: the claim scripts must stay in one slot. */
+const CLUSTER = process.env.TEST_REDIS_CLUSTER_NODES
+if (CLUSTER) {
+  const target: RedisTarget = { kind: 'cluster', nodes: parseClusterNodes(CLUSTER) }
+  presenceSuite({ name: 'redis cluster', shared: true, nodes: (n) => nodesOn(target, n, newPrefix()) })
+}
 const newPrefix = () => `t${Math.random().toString(36).slice(2, 8)}:`
 
 if (REDIS) {
@@ -39,7 +48,7 @@ if (REDIS) {
       const script = `
         import { createRedisPresence } from '${import.meta.dir}/presence.redis'
         import { silentLogger } from '${import.meta.dir}/../lib/logger'
-        const p = await createRedisPresence({ url: ${JSON.stringify(REDIS)}, nodeId: 'a', prefix: ${JSON.stringify(prefix)}, ttlMs: 1200, log: silentLogger })
+        const p = await createRedisPresence({ target: { kind: 'single', url: ${JSON.stringify(REDIS)} }, nodeId: 'a', prefix: ${JSON.stringify(prefix)}, ttlMs: 1200, log: silentLogger })
         await p.connect(11)
         console.log('up')
         setInterval(() => {}, 1000)`

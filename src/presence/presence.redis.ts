@@ -1,9 +1,10 @@
-import { Redis } from 'ioredis'
 import type { Logger } from '../lib/logger'
+import { createRedisClient, type RedisTarget } from '../lib/redis'
 import type { PresenceInfo, PresenceStore } from './presence'
 
 export type RedisPresenceOptions = {
-  url: string
+  /** one Redis server or a Redis Cluster */
+  target: RedisTarget
   nodeId: string
   prefix: string
   /** a node's claim on its users lasts this long without a heartbeat, ms */
@@ -22,13 +23,16 @@ export type RedisPresenceOptions = {
  */
 export async function createRedisPresence(o: RedisPresenceOptions): Promise<PresenceStore> {
   const ttl = o.ttlMs ?? 30_000
-  const r = new Redis(o.url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: `${o.nodeId}:presence` })
+  const r = createRedisClient(o.target, { connectionName: `${o.nodeId}:presence` })
   r.on('error', (err) => o.log.warn('redis presence: connection error', { error: err }))
   await r.connect()
   const local = new Map<number, number>()
-  const key = (id: number) => `${o.prefix}p:${id}`
-  const seenKey = (id: number) => `${o.prefix}seen:${id}`
-  const due = `${o.prefix}p:due`
+  // the scripts touch a user's claims and the due index together, and reads pipeline claims and
+  // last-seen of many users: on a cluster a script's or a pipeline's keys must share one slot, so
+  // every presence key carries the same {hash tag} (presence is one shard's work; docs/scaling.md)
+  const key = (id: number) => `${o.prefix}{presence}p:${id}`
+  const seenKey = (id: number) => `${o.prefix}{presence}seen:${id}`
+  const due = `${o.prefix}{presence}p:due`
   let expired = o.onExpired
 
   // atomically: drop expired claims, count live ones, add ours; returns the count before ours
