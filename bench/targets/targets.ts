@@ -27,6 +27,8 @@ export type TargetOptions = {
   db?: 'memory' | 'postgres'
   /** our server: join nodes through Redis even with one node */
   redis?: boolean
+  /** our server: join nodes through this Redis Cluster (host:port,…; sharded pub/sub) instead of REDIS_URL */
+  redisClusterNodes?: string
   maxMembers: number
   logDir: string
   /** a name for logs and databases */
@@ -86,7 +88,8 @@ export class Target {
             DATABASE_URL: this.dbName ? pgUrlFor(this.dbName) : 'memory://',
             NODE_ID: `${this.name}-${i + 1}`, RATE_MESSAGES: '0', RATE_AUTH: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development',
           })
-          if (nodes > 1 || this.opts.redis) env.REDIS_URL = REDIS_URL
+          if (this.opts.redisClusterNodes) env.REDIS_CLUSTER_NODES = this.opts.redisClusterNodes
+          else if (nodes > 1 || this.opts.redis) env.REDIS_URL = REDIS_URL
         } else if (this.kind === 'bare') {
           cmd = ['bun', 'bench/baselines/bare-bun.ts']
         } else {
