@@ -18,7 +18,12 @@ export type Tokens = { access: string; refresh: string }
 
 /** The routes whose answer is a new session, and which never carry the old one. */
 const SESSION_PATHS = ['/v1/auth/register', '/v1/auth/login', '/v1/auth/refresh']
-const pathOf = (url: string) => new URL(url).pathname.replace(/\/$/, '')
+/** The API path of a URL Eden built; the base URL may have a path of its own (a reverse proxy's prefix). */
+const apiPath = (url: string) => {
+  const path = new URL(url).pathname.replace(/\/$/, '')
+  const at = path.indexOf('/v1/')
+  return at < 0 ? path : path.slice(at)
+}
 
 /**
  * REST with the session's tokens: refreshes once on a 401 (POST /v1/auth/refresh,
@@ -40,6 +45,7 @@ export class ChatClient {
 
   constructor(readonly baseUrl: string, tokens: Tokens | null = null, private readonly onTokens?: (t: Tokens | null) => void) {
     this.tokens = tokens
+    // Bun's `typeof fetch` also has `preconnect`; elsewhere it is undefined and unused
     this.api = treaty<App>(baseUrl.replace(/\/$/, ''), { fetcher: Object.assign(this.apiFetch, { preconnect: fetch.preconnect }) })
   }
 
@@ -99,7 +105,7 @@ export class ChatClient {
   /** Eden's fetch: the session's token on every call but the session routes, one refresh and retry on 401. */
   private readonly apiFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input)
-    const path = pathOf(url)
+    const path = apiPath(url)
     const session = SESSION_PATHS.includes(path)
     const send = () => {
       const headers = new Headers(init.headers)
