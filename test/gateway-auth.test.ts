@@ -70,6 +70,8 @@ describe('AUTH_MODE=gateway', () => {
       const r = await s.api('POST', p, opts)
       expect([p, r.status, r.body]).toEqual([p, 404, unknown])
     }
+    const documented = Object.keys((await s.api('GET', '/docs/json')).body.paths).filter((p) => p.startsWith('/v1/auth/'))
+    expect(documented).toEqual(['/v1/auth/logout'])
   })
 
   test('sockets from query parameters; two gateway users chat', async () => {

@@ -37,12 +37,14 @@ export function authRoutes(users: UsersService, clientIp: ClientIp, enabled: boo
       throw noSuchRoute()
     })
   }
+  // and the OpenAPI document leaves out what this server does not offer
+  const detail = { hide: !enabled }
   return routes
     .post('/register', async ({ body, set, request }) => {
       const session = await users.register(body, clientIp.of(request))
       set.status = 201
       return session
-    }, { body: Register })
-    .post('/login', ({ body, request }) => users.login(body, clientIp.of(request)), { body: Login })
-    .post('/refresh', ({ body, request }) => users.refresh(body.refresh, clientIp.of(request)), { body: RefreshToken })
+    }, { body: Register, detail })
+    .post('/login', ({ body, request }) => users.login(body, clientIp.of(request)), { body: Login, detail })
+    .post('/refresh', ({ body, request }) => users.refresh(body.refresh, clientIp.of(request)), { body: RefreshToken, detail })
 }
