@@ -58,6 +58,20 @@ describe('AUTH_MODE=gateway', () => {
       const r = await s.api('POST', p, { body: { email: 'x@y.z', password: 'password123', nickname: 'x', refresh: 'r' } })
       expect([r.status, r.body.code]).toEqual([404, 'not_found'])
     }
+    // the routes are mounted (the App type has them) but answer as missing ones, whatever the body or its size
+    const unknown = (await s.api('POST', '/v1/no-such-route')).body
+    for (const [p, opts] of [
+      ['/v1/auth/login/', { body: { email: 'x@y.z', password: 'password123' } }],
+      ['/v1/auth/register?x=1', { raw: '{not json' }],
+      ['/v1/auth/refresh', { raw: 'x'.repeat(2 * 1024 * 1024) }],
+      ['/v1/auth/login', { body: { email: 5 } }],
+      ['/v1/auth/login', { ...signed(alice), body: { email: 'x@y.z', password: 'password123' } }],
+    ] as const) {
+      const r = await s.api('POST', p, opts)
+      expect([p, r.status, r.body]).toEqual([p, 404, unknown])
+    }
+    const documented = Object.keys((await s.api('GET', '/docs/json')).body.paths).filter((p) => p.startsWith('/v1/auth/'))
+    expect(documented).toEqual(['/v1/auth/logout'])
   })
 
   test('sockets from query parameters; two gateway users chat', async () => {

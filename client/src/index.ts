@@ -1,14 +1,29 @@
 /**
- * The chat server's client SDK: a token-keeping REST helper and the typed
+ * The chat server's client SDK: a token-keeping REST client (typed through
+ * Eden Treaty as `ChatClient.api`, or untyped through `call`) and the typed
  * WebSocket client (`ChatSocket`). Import from the repository's `client/`
  * (published as its own package).
  */
+import { treaty, type Treaty } from '@elysiajs/eden'
+import type { App } from './app-type'
 import { ChatError, ChatSocket, type ChatSocketOptions } from './socket'
 
 export { ChatError, ChatSocket }
+export type { App }
+/** The typed REST client: `api.v1.rooms.get()`, `api.v1.rooms({ id }).messages.post({ content })`. */
+export type ChatApi = Treaty.Create<App>
 export type { ChatSocketOptions, ClientFrame, Message, ServerFrame, ServerFrameOf, ServerFrameType } from './socket'
 
 export type Tokens = { access: string; refresh: string }
+
+/** The routes whose answer is a new session, and which never carry the old one. */
+const SESSION_PATHS = ['/v1/auth/register', '/v1/auth/login', '/v1/auth/refresh']
+/** The API path of a URL Eden built; the base URL may have a path of its own (a reverse proxy's prefix). */
+const apiPath = (url: string) => {
+  const path = new URL(url).pathname.replace(/\/$/, '')
+  const at = path.indexOf('/v1/')
+  return at < 0 ? path : path.slice(at)
+}
 
 /**
  * REST with the session's tokens: refreshes once on a 401 (POST /v1/auth/refresh,
@@ -18,8 +33,20 @@ export class ChatClient {
   private tokens: Tokens | null
   private refreshing: Promise<string> | null = null
 
+  /**
+   * Every REST route, typed from the server's `App` (Eden Treaty). Calls carry
+   * the session's access token and, on a 401, refresh it once and retry, as
+   * `call` does. Register, login and refresh through it adopt the session they
+   * return (as `login()` does); logging out the session's refresh token ends it.
+   * Answers are `{ data, error, status }`: a 4xx/5xx is `error.value`
+   * (`{detail, code}`), never a throw.
+   */
+  readonly api: ChatApi
+
   constructor(readonly baseUrl: string, tokens: Tokens | null = null, private readonly onTokens?: (t: Tokens | null) => void) {
     this.tokens = tokens
+    // Bun's `typeof fetch` also has `preconnect`; elsewhere it is undefined and unused
+    this.api = treaty<App>(baseUrl.replace(/\/$/, ''), { fetcher: Object.assign(this.apiFetch, { preconnect: fetch.preconnect }) })
   }
 
   get session(): Tokens | null {
@@ -73,6 +100,39 @@ export class ChatClient {
       },
       refresh: () => this.refresh(),
     })
+  }
+
+  /** Eden's fetch: the session's token on every call but the session routes, one refresh and retry on 401. */
+  private readonly apiFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const url = input instanceof Request ? input.url : String(input)
+    const path = apiPath(url)
+    const session = SESSION_PATHS.includes(path)
+    const send = () => {
+      const headers = new Headers(init.headers)
+      if (!session && this.tokens) headers.set('authorization', `Bearer ${this.tokens.access}`)
+      return fetch(url, { ...init, headers })
+    }
+    let res = await send()
+    if (res.status === 401 && !session && this.tokens) {
+      await this.refresh()
+      res = await send()
+    }
+    if (res.ok) await this.adoptSession(path, init.body, res)
+    return res
+  }
+
+  /** Keeps the session a register/login/refresh answered with, and drops the one a logout ended. */
+  private async adoptSession(path: string, body: RequestInit['body'], res: Response) {
+    if (SESSION_PATHS.includes(path)) {
+      const t = (await res.clone().json().catch(() => null)) as Partial<Tokens> | null
+      if (typeof t?.access === 'string' && typeof t.refresh === 'string') this.setTokens({ access: t.access, refresh: t.refresh })
+    } else if (path === '/v1/auth/logout' && this.tokens && typeof body === 'string') {
+      let sent: unknown
+      try {
+        sent = (JSON.parse(body) as { refresh?: unknown } | null)?.refresh
+      } catch {} // not the JSON Eden writes: not our logout
+      if (sent === this.tokens.refresh) this.setTokens(null)
+    }
   }
 
   private setTokens(t: Tokens | null) {

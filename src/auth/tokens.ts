@@ -1,4 +1,4 @@
-import { jwtVerify, SignJWT } from 'jose'
+import { jwt } from '@elysiajs/jwt'
 import { unauthorized } from '../lib/errors'
 
 /** What a valid access token says. */
@@ -23,30 +23,31 @@ export type AccessTokens = {
 /** Longest login id accepted in a token's `sid` (ours are UUIDs). */
 const SID_MAX = 64
 
+/**
+ * Access tokens through `@elysiajs/jwt` (its `jwt` decorator works outside a
+ * request, so REST and the WebSocket share this one signer): HS256 only, the
+ * claims `typ: "access"`, `sub` (user id), `sid`, `iat` and `exp` (now +
+ * `ttlSeconds`; a negative TTL mints expired tokens, which tests use).
+ */
 export function createAccessTokens(secret: string, ttlSeconds: number): AccessTokens {
-  const key = new TextEncoder().encode(secret)
+  const signer = jwt({ secret, alg: 'HS256' }).decorator.jwt
   async function claims(token: string): Promise<AccessClaims> {
-    try {
-      const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] })
-      const id = Number(payload.sub)
-      if (payload.typ !== 'access' || !Number.isSafeInteger(id) || id <= 0 || typeof payload.exp !== 'number') {
-        throw new Error('bad claims')
-      }
-      const sid = payload.sid
-      if (sid !== undefined && (typeof sid !== 'string' || sid.length === 0 || sid.length > SID_MAX)) throw new Error('bad sid')
-      return { userId: id, sid: sid ?? null, expiresAt: payload.exp * 1000 }
-    } catch {
+    // the plugin answers false for a bad signature, a wrong algorithm, an expired or malformed token
+    const payload = await signer.verify(token, { algorithms: ['HS256'] })
+    if (payload === false) throw unauthorized('The access token is invalid or expired.')
+    const id = Number(payload.sub)
+    const sid = payload.sid
+    if (
+      payload.typ !== 'access' || !Number.isSafeInteger(id) || id <= 0 || typeof payload.exp !== 'number' ||
+      (sid !== undefined && (typeof sid !== 'string' || sid.length === 0 || sid.length > SID_MAX))
+    ) {
       throw unauthorized('The access token is invalid or expired.')
     }
+    return { userId: id, sid: sid ?? null, expiresAt: payload.exp * 1000 }
   }
   return {
     sign: (userId, sid) =>
-      new SignJWT({ typ: 'access', sid })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject(String(userId))
-        .setIssuedAt()
-        .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
-        .sign(key),
+      signer.sign({ typ: 'access', sid, sub: String(userId), exp: Math.floor(Date.now() / 1000) + ttlSeconds }),
     verify: async (token) => (await claims(token)).userId,
     claims,
   }

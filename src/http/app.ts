@@ -79,8 +79,8 @@ export async function createHttpApp({ config, log, infra, services: s, auth, gat
       await database.ping()
       await bus.ping()
     } }))
-    // gateway mode: the gateway owns accounts; register, login and refresh are not routes here (404)
-    .use(auth.mode === 'jwt' ? authRoutes(s.users, clientIp) : new Elysia())
+    // always mounted, so the App type has them; in gateway mode (the gateway owns accounts) they answer 404
+    .use(authRoutes(s.users, clientIp, auth.mode === 'jwt'))
     .use(userRoutes(s.users, auth))
     .use(roomRoutes(s.rooms, s.spaces, auth))
     .use(spaceRoutes(s.spaces, auth))
@@ -126,3 +126,10 @@ export async function createHttpApp({ config, log, infra, services: s, auth, gat
 
   return { app, fetch }
 }
+
+/**
+ * The type of the Elysia app: every route with its params, query, body and
+ * response types. The SDK's Eden Treaty client (`client/`) is typed from it;
+ * import it type-only (`import type { App }`), it carries no runtime code.
+ */
+export type App = Awaited<ReturnType<typeof createHttpApp>>['app']

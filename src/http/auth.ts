@@ -1,14 +1,50 @@
 import { Elysia } from 'elysia'
 import type { UsersService } from '../chat/users'
+import { AppError } from '../lib/errors'
 import { Login, RefreshToken, Register } from '../protocol/payloads'
 import type { ClientIp } from './client-ip'
 
-export const authRoutes = (users: UsersService, clientIp: ClientIp) =>
-  new Elysia({ prefix: '/v1/auth' })
+const PREFIX = '/v1/auth'
+/** The paths that exist only when this server owns accounts. */
+const ACCOUNT_PATHS = new Set(['register', 'login', 'refresh'].map((p) => `${PREFIX}/${p}`))
+
+/** What any unknown route answers (errors.ts), so a disabled route cannot be told from a missing one. */
+const noSuchRoute = () => new AppError('not_found', 'No such route.')
+
+/** The request's path as the router sees it, a trailing slash dropped (Elysia matches `/login/` too). */
+function routedPath(url: string): string {
+  const path = new URL(url).pathname
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
+}
+
+/**
+ * Register, login and refresh. They are always mounted, so that their types
+ * are part of the app's type (the SDK's Eden client is typed from it) in
+ * either mode. With `enabled` false (gateway mode: the API gateway owns
+ * accounts) all three answer 404 `not_found` exactly as an unknown route
+ * does, whatever the body.
+ */
+export function authRoutes(users: UsersService, clientIp: ClientIp, enabled: boolean) {
+  const routes = new Elysia({ prefix: PREFIX })
+  if (!enabled) {
+    // onRequest runs before routing and so before the app-wide body parser: an oversized or malformed
+    // body must not turn the 404 into a 413 or 400. Elysia applies it to every request, hence the path test.
+    routes.onRequest(({ request }) => {
+      if (request.method === 'POST' && request.url.includes(PREFIX) && ACCOUNT_PATHS.has(routedPath(request.url))) throw noSuchRoute()
+    })
+    // and should a request reach a route some other way, it still never touches accounts
+    routes.onTransform(() => {
+      throw noSuchRoute()
+    })
+  }
+  // and the OpenAPI document leaves out what this server does not offer
+  const detail = { hide: !enabled }
+  return routes
     .post('/register', async ({ body, set, request }) => {
       const session = await users.register(body, clientIp.of(request))
       set.status = 201
       return session
-    }, { body: Register })
-    .post('/login', ({ body, request }) => users.login(body, clientIp.of(request)), { body: Login })
-    .post('/refresh', ({ body, request }) => users.refresh(body.refresh, clientIp.of(request)), { body: RefreshToken })
+    }, { body: Register, detail })
+    .post('/login', ({ body, request }) => users.login(body, clientIp.of(request)), { body: Login, detail })
+    .post('/refresh', ({ body, request }) => users.refresh(body.refresh, clientIp.of(request)), { body: RefreshToken, detail })
+}
