@@ -60,7 +60,7 @@ export const fileRoutes = (d: { files: FilesService; messages: MessagesService; 
             201: { description: 'Sent.', schema: Message, example: exampleImageMessage },
             200: { description: 'Sent before with this `client_msg_id`: the first message.', schema: Message, example: exampleImageMessage },
           },
-          errors: [400, 401, 403, 404, 409, 413, 422, 429, 503],
+          errors: [400, 401, 403, 404, 413, 422, 429, 503],
         }),
       },
     })

@@ -43,7 +43,7 @@ export const opsRoutes = (d: OpsDeps) =>
     }, {
       detail: doc({
         tag: 'Operations', summary: 'Prometheus metrics', public: true,
-        ok: { 200: { description: 'The Prometheus text exposition format.', schema: t.String(), media: 'text', example: '# TYPE chat_ws_connections gauge\nchat_ws_connections 12\n' } },
+        ok: { 200: { description: 'The Prometheus text exposition format.', schema: t.String(), media: 'text', example: '# HELP chat_connections open WebSockets\n# TYPE chat_connections gauge\nchat_connections 12\n' } },
         errors: [],
       }),
     })

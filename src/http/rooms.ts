@@ -43,7 +43,7 @@ export const roomRoutes = (rooms: RoomsService, spaces: SpacesService, auth: Aut
           + 'or a room that already has the `external_id` and is public or the caller\'s, is answered 200 (create-or-get, safe under concurrency); '
           + 'an `external_id` held by a room the caller may not see is 409. Over `MAX_ROOM_MEMBERS` → 422 `room_full`; an unknown member → 404.',
         ok: { 201: { ...room, description: 'Created.' }, 200: { ...room, description: 'The existing room.' } },
-        errors: [...AUTHED_BODY, 403, 404, 409],
+        errors: [...AUTHED_BODY, 404, 409],
       }),
     })
     .get('/lookup', ({ userId, query }) => rooms.lookup(query.external_id, userId), {

@@ -23,7 +23,7 @@ export const exampleMessage: Message = {
   id: 1234, room_id: 8, seq: 41,
   sender: { id: 7, nickname: '하늘', avatar_url: null },
   type: 'text', content: '안녕하세요!', reply_to_id: null, attachment: null,
-  reactions: [{ emoji: '👍', count: 2, me: true }],
+  reactions: [{ emoji: '👍', count: 2, me: true, user_ids: [9, 7] }],
   client_msg_id: '9b2f1c3e-6d0a-4f5e-8a7b-2c4d6e8f0a1b',
   created_at: at, edited_at: null, deleted: false,
 }

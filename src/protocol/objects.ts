@@ -29,7 +29,14 @@ export type User = Static<typeof User>
 
 export const Sender = Type.Object({ id: Int, nickname: Type.String(), avatar_url: Nullable(Type.String()) })
 export const Attachment = Type.Object({ url: Type.String(), name: Type.String(), size: Int, mime: Type.String() })
-export const Reaction = Type.Object({ emoji: Type.String(), count: Int, me: Type.Boolean() })
+/** One emoji on a message: how many reacted, whether the viewer did, and who. */
+export const Reaction = Type.Object({
+  emoji: Type.String(),
+  count: Int,
+  me: Type.Boolean(),
+  // optional in the type only: the server's message views are built before their reactions are read
+  user_ids: Type.Optional(Type.Array(Int, { description: 'the users who reacted, oldest first' })),
+})
 
 export const MessageType = Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file'), Type.Literal('system')])
 
