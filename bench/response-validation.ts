@@ -31,7 +31,7 @@ try {
   }
   const url = `http://localhost/v1/rooms/${room.id}/messages?limit=50`
   const auth = { authorization: `Bearer ${a.access}` }
-  const page = await (await s.chat.app.handle(new Request(url, { headers: auth }))).json()
+  const page = (await (await s.chat.app.handle(new Request(url, { headers: auth }))).json()) as { messages: unknown[] }
   if (page.messages.length !== 50) throw new Error('expected a page of 50')
 
   const query = t.Object({ before_seq: t.Optional(Seq), after_seq: t.Optional(Seq), limit: Limit(50) })

@@ -88,11 +88,14 @@ export function openApiDocument(app: AnyElysia): Record<string, unknown> {
       delete op['x-request-example']
       if (h?.body) {
         const multipart = typeof h.detail?.['x-multipart-max-bytes'] === 'number'
+        const schema = components.ref(h.body)
+        // Elysia's t.File() carries `default: "File"`, which is no default a client can use
+        for (const p of Object.values((schema.properties ?? {}) as Record<string, JsonSchema>)) if (p.format === 'binary') delete p.default
         op.requestBody = {
           required: (h.body as unknown as Record<symbol, unknown>)[OptionalKind] !== 'Optional',
           content: {
             [multipart ? 'multipart/form-data' : 'application/json']: {
-              schema: components.ref(h.body),
+              schema,
               ...(example === undefined ? {} : { example }),
             },
           },
