@@ -186,7 +186,10 @@ describe('the documents', () => {
   })
 
   test('/docs links the AsyncAPI document, and docs/protocol.md names both', async () => {
-    expect(String((openapi.info as Json).description)).toContain('/docs/asyncapi.json')
+    const description = String((openapi.info as Json).description)
+    expect(description).toContain('/docs/asyncapi.json')
+    expect(description).not.toMatch(/["<>]/) // the UI page writes it into <meta> attributes as it is
+    expect(await (await fetch(`${s.url}/docs`)).text()).toContain('/docs/json')
     const protocol = await Bun.file(`${import.meta.dir}/../docs/protocol.md`).text()
     expect(protocol).toContain('/docs/asyncapi.json')
     expect(protocol).toContain('/docs/json')

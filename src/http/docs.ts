@@ -18,6 +18,7 @@ const assets: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
 }
 
+/** The UI page puts `description` into <meta> attributes as it is: no quotes or angle brackets in it. */
 const info = {
   title: 'Chat server API',
   version: '1',
@@ -25,7 +26,8 @@ const info = {
     'REST routes of the chat server (docs/api.md in the repository).',
     'Live events and sends go over one WebSocket at `/v1/ws`: its frames are in the',
     '[AsyncAPI document](/docs/asyncapi.json) (docs/protocol.md in the repository).',
-    'Every error answers `{"detail": "…", "code": "…"}`.',
+    'Every error answers `{detail, code}`: a sentence and a machine code.',
+    'In gateway mode (AUTH_MODE=gateway) the gateway\'s signed X-User-* headers replace the bearer token (docs/gateway.md).',
   ].join(' '),
 }
 
