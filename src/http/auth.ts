@@ -2,7 +2,10 @@ import { Elysia } from 'elysia'
 import type { UsersService } from '../chat/users'
 import { AppError } from '../lib/errors'
 import { Login, RefreshToken, Register } from '../protocol/payloads'
+import { Session, TokenPair } from '../protocol/objects'
+import { examplePayloads as ex, exampleSession, exampleTokenPair } from '../protocol/examples'
 import type { ClientIp } from './client-ip'
+import { doc } from './route-docs'
 
 const PREFIX = '/v1/auth'
 /** The paths that exist only when this server owns accounts. */
@@ -38,13 +41,37 @@ export function authRoutes(users: UsersService, clientIp: ClientIp, enabled: boo
     })
   }
   // and the OpenAPI document leaves out what this server does not offer
-  const detail = { hide: !enabled }
+  const hidden = <D extends object>(d: D) => ({ ...d, hide: !enabled })
   return routes
     .post('/register', async ({ body, set, request }) => {
       const session = await users.register(body, clientIp.of(request))
       set.status = 201
       return session
-    }, { body: Register, detail })
-    .post('/login', ({ body, request }) => users.login(body, clientIp.of(request)), { body: Login, detail })
-    .post('/refresh', ({ body, request }) => users.refresh(body.refresh, clientIp.of(request)), { body: RefreshToken, detail })
+    }, {
+      body: Register,
+      detail: hidden(doc({
+        tag: 'Auth', summary: 'Register', public: true, requestExample: ex.Register,
+        description: 'Creates a user and signs them in. Over `RATE_AUTH` per client address → 429.',
+        ok: { 201: { description: 'The new user and a token pair.', schema: Session, example: exampleSession } },
+        errors: [400, 409, 413, 422, 429, 503],
+      })),
+    })
+    .post('/login', ({ body, request }) => users.login(body, clientIp.of(request)), {
+      body: Login,
+      detail: hidden(doc({
+        tag: 'Auth', summary: 'Sign in', public: true, requestExample: ex.Login,
+        description: 'A wrong email or password is 401. Over `RATE_AUTH` per client address, or `RATE_LOGIN_FAILURES` failed logins of one email, → 429.',
+        ok: { 200: { description: 'The user and a token pair.', schema: Session, example: exampleSession } },
+        errors: [400, 401, 413, 422, 429, 503],
+      })),
+    })
+    .post('/refresh', ({ body, request }) => users.refresh(body.refresh, clientIp.of(request)), {
+      body: RefreshToken,
+      detail: hidden(doc({
+        tag: 'Auth', summary: 'Rotate the refresh token', public: true, requestExample: ex.RefreshToken,
+        description: 'The refresh token sent is revoked; reusing a revoked one revokes its whole login (401) and closes its sockets with 4001.',
+        ok: { 200: { description: 'A new token pair.', schema: TokenPair, example: exampleTokenPair } },
+        errors: [400, 401, 413, 422, 429, 503],
+      })),
+    })
 }

@@ -1,5 +1,6 @@
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { join } from 'node:path'
+import { doc } from './route-docs'
 
 const sha256 = (text: string) => `'sha256-${new Bun.CryptoHasher('sha256').update(text).digest('base64')}'`
 
@@ -32,5 +33,10 @@ export function pageSecurityHeaders(html: string): Record<string, string> {
 export const webRoutes = async () => {
   const page = await Bun.file(join(import.meta.dir, '../web/index.html')).text()
   const headers = { 'content-type': 'text/html; charset=utf-8', ...pageSecurityHeaders(page) }
-  return new Elysia().get('/', () => new Response(page, { headers }))
+  return new Elysia().get('/', () => new Response(page, { headers }), {
+    detail: doc({
+      tag: 'Operations', summary: 'The web chat page', public: true,
+      ok: { 200: { description: 'One self-contained HTML page.', schema: t.String(), media: 'html' } }, errors: [],
+    }),
+  })
 }

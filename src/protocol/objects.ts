@@ -29,7 +29,14 @@ export type User = Static<typeof User>
 
 export const Sender = Type.Object({ id: Int, nickname: Type.String(), avatar_url: Nullable(Type.String()) })
 export const Attachment = Type.Object({ url: Type.String(), name: Type.String(), size: Int, mime: Type.String() })
-export const Reaction = Type.Object({ emoji: Type.String(), count: Int, me: Type.Boolean() })
+/** One emoji on a message: how many reacted, whether the viewer did, and who. */
+export const Reaction = Type.Object({
+  emoji: Type.String(),
+  count: Int,
+  me: Type.Boolean(),
+  // optional in the type only: the server's message views are built before their reactions are read
+  user_ids: Type.Optional(Type.Array(Int, { description: 'the users who reacted, oldest first' })),
+})
 
 export const MessageType = Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file'), Type.Literal('system')])
 
@@ -120,3 +127,46 @@ export type Ban = Static<typeof Ban>
 
 export const LeaveReason = Type.Union([Type.Literal('left'), Type.Literal('removed'), Type.Literal('banned')])
 export type LeaveReason = Static<typeof LeaveReason>
+
+// Envelopes of the REST answers: each route's success body, named once for
+// the OpenAPI document and the client SDK.
+
+/** POST /v1/auth/register (201) and /v1/auth/login (200). */
+export const Session = Type.Object({
+  user: User,
+  access: Type.String({ description: 'access token (JWT), valid ACCESS_TTL seconds (default 900)' }),
+  refresh: Type.String({ description: 'refresh token, valid REFRESH_TTL seconds (default 30 days); rotates on use' }),
+})
+export type Session = Static<typeof Session>
+
+/** POST /v1/auth/refresh: a new pair; the refresh token sent is revoked. */
+export const TokenPair = Type.Object({ access: Type.String(), refresh: Type.String() })
+export type TokenPair = Static<typeof TokenPair>
+
+/** GET /v1/users. */
+export const UserList = Type.Object({ users: Type.Array(User) })
+/** GET /v1/rooms: one page, most recent activity first. */
+export const RoomPage = Type.Object({
+  rooms: Type.Array(Room),
+  next_cursor: Nullable(Type.String({ description: 'opaque; null on the last page' })),
+})
+/** GET and POST /v1/rooms/:id/members. */
+export const MemberList = Type.Object({ members: Type.Array(Member) })
+/** GET /v1/spaces/:id/members. */
+export const SpaceMemberList = Type.Object({ members: Type.Array(SpaceMember) })
+/** GET /v1/rooms/:id/presence. */
+export const PresenceList = Type.Object({ members: Type.Array(PresenceEntry) })
+/** GET /v1/rooms/:id/bans and /v1/spaces/:id/bans. */
+export const BanList = Type.Object({ bans: Type.Array(Ban) })
+/** GET /v1/spaces and /v1/spaces/discover. */
+export const SpaceList = Type.Object({ spaces: Type.Array(Space) })
+/** GET /v1/rooms/:id/messages: ascending by seq. */
+export const MessagePage = Type.Object({ messages: Type.Array(Message), has_more: Type.Boolean() })
+/** GET /v1/rooms/:id/search and /v1/search: newest first. */
+export const SearchPage = Type.Object({ messages: Type.Array(SearchHit), has_more: Type.Boolean() })
+/** POST /v1/rooms/:id/read. */
+export const ReadMark = Type.Object({ last_read_seq: Type.Integer({ minimum: 0 }), unread_count: Type.Integer({ minimum: 0 }) })
+/** GET /healthz. */
+export const Health = Type.Object({ status: Type.Literal('ok') })
+/** GET /readyz when every dependency answers (503 with ErrorBody otherwise). */
+export const Readiness = Type.Object({ status: Type.Literal('ready') })
