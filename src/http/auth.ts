@@ -41,7 +41,7 @@ export function authRoutes(users: UsersService, clientIp: ClientIp, enabled: boo
     })
   }
   // and the OpenAPI document leaves out what this server does not offer
-  const hidden = <D extends object>(d: D) => ({ ...d, hide: !enabled })
+  const hidden = <D extends object>(d: D) => (enabled ? d : { ...d, hide: true })
   return routes
     .post('/register', async ({ body, set, request }) => {
       const session = await users.register(body, clientIp.of(request))
