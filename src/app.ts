@@ -37,6 +37,7 @@ export async function createChatServer(
     {
       auth, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS,
       backpressureBytes: config.WS_BACKPRESSURE_BYTES, sequencerWaitMs: config.SEQUENCER_WAIT_MS,
+      transport: config.WS_TRANSPORT,
     },
   )
   const { hub } = gateway
@@ -55,6 +56,8 @@ export async function createChatServer(
         maxRequestBodySize: BUN_BODY_CAP_BYTES, error: (err) => errorResponse(err, 'UNKNOWN', log),
       })
       hub.attach(server)
+      // Elysia's ws() upgrades through the app's server; app.handle() alone is given none
+      http.app.server = server
       return server
     },
     /** Drains: readiness goes 503, no new upgrades or requests, every accepted message is committed, sockets close with 1001. */

@@ -61,6 +61,7 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: OneOf(['debug', 'info', 'warn', 'error'], 'info', 'least severe level logged'),
   SEQUENCER_WAIT_MS: Int(1, 10_000, 50, 'how long a node holds later events before filling a seq gap from the database, ms'),
   WS_IDLE_SECONDS: Int(5, 960, 60, 'a socket silent this long is pinged, and closed if still silent'),
+  WS_TRANSPORT: OneOf(['bun', 'elysia'], 'bun', "who serves WebSockets: bun = the node's fetch upgrades before the app; elysia = the app's ws() routes"),
   WS_BACKPRESSURE_BYTES: Int(1024, 1024 * 1024 * 1024, 4 * 1024 * 1024, 'a socket whose send buffer passes this is closed with 1013'),
   RETENTION_SWEEP_MS: Int(1000, 86_400_000, 60_000, 'how often expired messages (retention_days) are deleted, ms'),
   SHUTDOWN_GRACE_MS: Int(100, 60_000, 8000, 'drain time limit on SIGTERM, ms'),

@@ -48,7 +48,9 @@ export async function startServer(env: Record<string, string> = {}, databaseUrl?
   const db = databaseUrl ? { url: databaseUrl, drop: async () => {} } : await testDatabase()
   const config = loadConfig({
     PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, JWT_SECRET: 'test-secret', LOG_LEVEL: 'error',
-    NODE_ID: `test-${Math.random().toString(36).slice(2, 6)}`, RATE_AUTH: '1000000', ...env,
+    NODE_ID: `test-${Math.random().toString(36).slice(2, 6)}`, RATE_AUTH: '1000000',
+    // WS_TRANSPORT=elysia bun test …: the socket suites on Elysia's ws() routes
+    ...(process.env.WS_TRANSPORT ? { WS_TRANSPORT: process.env.WS_TRANSPORT } : {}), ...env,
   })
   const chat = await createChatServer(config, silentLogger)
   const server = chat.listen()

@@ -55,7 +55,7 @@ export type HttpDeps = {
   infra: Pick<Infrastructure, 'database' | 'bus' | 'writer' | 'metrics'>
   services: ChatServices
   auth: Authenticator
-  gateway: Pick<Gateway, 'upgrade'>
+  gateway: Pick<Gateway, 'upgrade' | 'routes'>
   /** true once the node drains: readiness answers 503 */
   draining: () => boolean
 }
@@ -73,6 +73,7 @@ export async function createHttpApp({ config, log, infra, services: s, auth, gat
     .use(corsPlugin(corsOrigins(config.CORS_ORIGINS)))
     .use(docsRoutes())
     .use(await webRoutes())
+    .use(gateway.routes)
     .use(opsRoutes({ draining, metrics: infra.metrics, ready: async () => {
       // down = a connection error outlived the writer's retries: messages are refused until its ping succeeds
       if (!writer.healthy) throw new Error('the database is down (the message writer is refusing messages)')
