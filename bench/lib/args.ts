@@ -1,5 +1,5 @@
 /** Command-line options of `bun bench/run.ts <scenario> [--option value …]`. */
-import type { TargetKind } from '../targets/targets.ts'
+import { TARGET_KINDS, type TargetKind } from '../targets/targets.ts'
 
 export type Options = {
   scenario: string
@@ -63,7 +63,7 @@ export function parseArgs(argv: string[]): Options {
         if (o.rates.some((r) => !(r > 0))) throw new Error(`--rate: positive numbers, comma-separated: ${v}`)
       } else if (k === 'targets') {
         const ts = v.split(',') as TargetKind[]
-        for (const t of ts) if (!['ours', 'bare', 'socketio'].includes(t)) throw new Error(`--targets: unknown ${t} (ours, bare, socketio)`)
+        for (const t of ts) if (!TARGET_KINDS.includes(t)) throw new Error(`--targets: unknown ${t} (${TARGET_KINDS.join(', ')})`)
         o.targets = ts
       } else if (k === 'db') {
         if (v !== 'memory' && v !== 'postgres') throw new Error('--db: memory or postgres')
@@ -92,5 +92,5 @@ scenarios:
 options (defaults depend on the scenario; --smoke picks a few hundred sockets and seconds):
   --sockets N --rooms R --members M --senders S --rate r[,r2,…] --duration s --warmup s
   --payload bytes --workers w --connect-rate n/s --users U --inflight k --drain s --stop-p99 ms
-  --targets ours,bare,socketio --db memory|postgres --max-members N
+  --targets ours,ours-bun,ours-elysia,bare,socketio --db memory|postgres --max-members N
   --prefill k --joiners n (room-limit) --bad-every n (connect) --out dir --smoke`

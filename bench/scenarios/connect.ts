@@ -7,7 +7,8 @@ import { LoadGenerator } from '../generator/coordinator.ts'
 import type { SocketSpec } from '../generator/types.ts'
 import { compare, type Check, type Comparison } from '../report.ts'
 import { seedUsers } from '../targets/seed.ts'
-import type { Target } from '../targets/targets.ts'
+import { isOurs, OTHER_TRANSPORT_KIND, type Target, type TargetKind } from '../targets/targets.ts'
+import { cpuPerK, gateReport, transportGate } from '../targets/transport-gate.ts'
 import { Monitor, log, mb, round2, type TargetRun } from './common.ts'
 import { pickTargets, withTarget, type Ctx, type ScenarioResult } from './context.ts'
 
@@ -18,7 +19,10 @@ function tamper(token: string): string {
   return token.slice(0, -4) + [...tail].map((c) => (c === 'A' ? 'B' : 'A')).join('')
 }
 
-async function storm(t: Target, n: number, users: number, badEvery: number, rate: number, workers: number, logDir: string): Promise<TargetRun> {
+/** A storm's run, and the server's CPU seconds over the storm (upgrades, token checks, session starts). */
+type StormRun = TargetRun & { stormCpuSec: number }
+
+async function storm(t: Target, n: number, users: number, badEvery: number, rate: number, workers: number, logDir: string): Promise<StormRun> {
   const t0 = performance.now()
   const pool = await seedUsers(t, users, `${t.name}-conn`)
   const seedSec = (performance.now() - t0) / 1000
@@ -38,14 +42,16 @@ async function storm(t: Target, n: number, users: number, badEvery: number, rate
     log(`${t.label}: storm of ${n} sockets (${sockets.filter((s) => s.bad).length} bad tokens), ${workers} workers`)
     const c = await gen.connect((k) => rssVsSockets.push([k, mon.samples.at(-1)?.[2] ?? 0]))
     await Bun.sleep(1000)
-    const after = mon.sample()[2]
+    // CPU from before the storm to after the settle second: the session starts (a few reads each) end in it
+    const [, cpuAfter, after] = mon.sample()
+    const stormCpuSec = round2(cpuAfter - mon.samples[0]![1])
     rssVsSockets.push([c.connected, after])
     log(`${t.label}: ${c.connected} ready at ${c.ratePerSec}/s (p99 ${c.latency.p99} ms), failed ${c.failed} ${JSON.stringify(c.errors)}, bad refused ${c.badRefused}, bad accepted ${c.badAccepted}, RSS ${mb(after)} MB`)
     const { rooms: _rooms, ...connect } = c
     return {
       target: t.name, label: t.label, nodes: t.procs.length, seedSec: round2(seedSec), connect,
       rss: { beforeConnect: before, afterConnect: after, perSocket: c.connected ? Math.round((after - before) / c.connected) : 0, peak: mon.peakRss() },
-      rssVsSockets, rounds: [],
+      rssVsSockets, rounds: [], stormCpuSec,
     }
   } finally {
     mon.stop()
@@ -56,24 +62,28 @@ async function storm(t: Target, n: number, users: number, badEvery: number, rate
 export async function connect(ctx: Ctx): Promise<ScenarioResult> {
   const o = ctx.opts
   const notes: string[] = []
-  const { kinds, pg } = await pickTargets(ctx, o.smoke ? ['ours'] : ['ours', 'bare', 'socketio'], notes)
+  // our server on its other WebSocket transport too: the transport gate compares the two in this run
+  const { kinds, pg } = await pickTargets(ctx, o.smoke ? ['ours'] : ['ours', OTHER_TRANSPORT_KIND, 'bare', 'socketio'], notes)
   const db = o.db ?? (pg && !o.smoke ? 'postgres' : 'memory')
   const n = o.sockets ?? (o.smoke ? 300 : 10_000)
   const users = o.users ?? 100
   const badEvery = o.badEvery ?? 20
   const rate = o.connectRate ?? 50_000
   const workers = o.workers ?? 2
-  const runs: TargetRun[] = []
+  const runs: StormRun[] = []
   for (const kind of kinds) {
     runs.push(await withTarget({ kind, db, maxMembers: o.maxMembers ?? 100, logDir: ctx.logDir }, (t) => storm(t, n, users, badEvery, rate, workers, ctx.logDir)))
   }
   const checks: Check[] = []
   const comparisons: Comparison[] = []
+  const bad = badEvery > 0 ? Math.floor(n / badEvery) : 0
+  for (const r of runs.filter((x) => isOurs(x.target as TargetKind))) {
+    const who = r.target === 'ours' ? '' : `${r.label}: `
+    checks.push({ name: `${who}every good token connected`, pass: r.connect.connected === n - bad, detail: `${r.connect.connected}/${n - bad}, errors ${JSON.stringify(r.connect.errors)}` })
+    checks.push({ name: `${who}every bad token refused`, pass: r.connect.badRefused === bad && r.connect.badAccepted === 0, detail: `refused ${r.connect.badRefused}/${bad}, accepted ${r.connect.badAccepted}` })
+  }
   const ours = runs.find((r) => r.target === 'ours')
   if (ours) {
-    const bad = badEvery > 0 ? Math.floor(n / badEvery) : 0
-    checks.push({ name: 'every good token connected', pass: ours.connect.connected === n - bad, detail: `${ours.connect.connected}/${n - bad}, errors ${JSON.stringify(ours.connect.errors)}` })
-    checks.push({ name: 'every bad token refused', pass: ours.connect.badRefused === bad && ours.connect.badAccepted === 0, detail: `refused ${ours.connect.badRefused}/${bad}, accepted ${ours.connect.badAccepted}` })
     for (const b of runs) {
       if (b === ours) continue
       comparisons.push(compare('connections accepted/s', '/s', ours.connect.ratePerSec, b.connect.ratePerSec, b.label, 'higher'))
@@ -81,7 +91,27 @@ export async function connect(ctx: Ctx): Promise<ScenarioResult> {
       comparisons.push(compare('RSS per socket', 'bytes', ours.rss.perSocket, b.rss.perSocket, b.label, 'lower'))
     }
   }
+  const gate = transportGate(runs.map((r) => ({
+    target: r.target, label: r.label,
+    figures: {
+      rssPerSocket: r.rss.perSocket, connectsPerSec: r.connect.ratePerSec,
+      cpuPerConnect: cpuPerK(r.stormCpuSec, r.connect.connected + r.connect.badRefused),
+    },
+  })))
+  if (gate) {
+    const g = gateReport(gate)
+    comparisons.push(...g.comparisons)
+    notes.push(g.note)
+  }
   notes.push(`one socket in ${badEvery} carries a tampered token; accepted/s counts ready sockets and refusals over the storm's span`)
+  notes.push('server CPU per connect: CPU seconds from before the storm to a second after it, over sockets accepted and refused')
   notes.push('sockets are users\' /v1/ws sockets (socket.io: CONNECT with the token), users shared among sockets')
-  return { params: { sockets: n, users, badEvery, connectRate: rate, workers, db, targets: kinds }, runs, comparisons, checks, extra: {}, notes }
+  return {
+    params: { sockets: n, users, badEvery, connectRate: rate, workers, db, targets: kinds }, runs, comparisons, checks,
+    extra: {
+      serverCpuSecPerStorm: Object.fromEntries(runs.map((r) => [r.target, r.stormCpuSec])),
+      ...(gate ? { transportGate: gate } : {}),
+    },
+    notes,
+  }
 }

@@ -4,7 +4,9 @@
  * generator, same workload, same run.
  */
 import { log, runLoad, type LoadParams, type TargetRun } from './common.ts'
-import { correctnessChecks, loadComparisons, loadParamsOf, pickTargets, withTarget, type Ctx, type ScenarioResult } from './context.ts'
+import { correctnessChecks, loadComparisons, loadParamsOf, pickTargets, sustained, withTarget, type Ctx, type ScenarioResult } from './context.ts'
+import { isOurs, OTHER_TRANSPORT_KIND, type TargetKind } from '../targets/targets.ts'
+import { cpuPerK, gateReport, transportGate } from '../targets/transport-gate.ts'
 
 export const P99_BOUND_MS = 50
 
@@ -34,7 +36,8 @@ export function fanoutParams(ctx: Ctx): LoadParams {
 
 export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
   const notes: string[] = []
-  const { kinds, pg } = await pickTargets(ctx, ctx.opts.smoke ? ['ours'] : ['ours', 'bare', 'socketio'], notes)
+  // our server on its other WebSocket transport too: the transport gate compares the two in this run
+  const { kinds, pg } = await pickTargets(ctx, ctx.opts.smoke ? ['ours'] : ['ours', OTHER_TRANSPORT_KIND, 'bare', 'socketio'], notes)
   const db = ctx.opts.db ?? (pg && !ctx.opts.smoke ? 'postgres' : 'memory')
   const p = fanoutParams(ctx)
   const maxMembers = ctx.opts.maxMembers ?? Math.max(100, p.members)
@@ -45,19 +48,35 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
     } catch (e) {
       log(`${kind} failed: ${String(e)}`)
       notes.push(`${kind}: ${String(e)}`)
-      if (kind === 'ours') throw e
+      if (isOurs(kind)) throw e
     }
   }
-  const ours = runs.find((r) => r.target === 'ours')
   notes.push(`our server's database: ${db}; sockets ${p.users < p.rooms * p.members ? 'per room (/v1/rooms/:id/ws), users shared between rooms' : 'one per user (/v1/ws)'}`)
   notes.push(`comparisons use each target's best round with no loss and p99 ≤ ${P99_BOUND_MS} ms (or its best round if none qualifies)`)
   notes.push('out of order: by seq per socket (ours, bare Bun); by each sender\'s own order for Socket.IO, which has no seq')
+  const comparisons = loadComparisons(runs, 'ours', P99_BOUND_MS)
+  const gate = transportGate(runs.map((r) => {
+    const s = sustained(r, P99_BOUND_MS)
+    return {
+      target: r.target, label: r.label,
+      figures: {
+        rssPerSocket: r.rss.perSocket,
+        ...(s ? { deliveriesPerSec: s.deliveriesPerSec, cpuPerDelivery: cpuPerK(s.serverCpuSec, s.windowDeliveries) } : {}),
+      },
+    }
+  }))
+  if (gate) {
+    const g = gateReport(gate)
+    comparisons.push(...g.comparisons)
+    notes.push(g.note)
+  }
   return {
     params: { ...loadParamsOf(p), db, maxMembers, targets: kinds },
     runs,
-    comparisons: loadComparisons(runs, 'ours', P99_BOUND_MS),
-    checks: ours ? correctnessChecks(ours) : [],
-    extra: {},
+    comparisons,
+    // every run of our server, whichever transport, must be loss-free, duplicate-free and in order
+    checks: runs.filter((r) => isOurs(r.target as TargetKind)).flatMap(correctnessChecks),
+    extra: gate ? { transportGate: gate } : {},
     notes,
   }
 }

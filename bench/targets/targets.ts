@@ -4,6 +4,7 @@
  * its throw-away database) whatever happens.
  */
 import { join } from 'node:path'
+import { ConfigSchema } from '../../src/config.ts'
 import type { Protocol, SocketSpec } from '../generator/types.ts'
 import { createDb, dropDb, pgUrlFor } from '../lib/pg.ts'
 import { LOOPBACK, freePort, spawnManaged, waitReady, type Managed } from '../lib/procs.ts'
@@ -11,10 +12,12 @@ import { Api } from './api.ts'
 
 export const ROOT = join(import.meta.dir, '../..')
 
-export type TargetKind = 'ours' | 'bare' | 'socketio'
+export type TargetKind = 'ours' | 'ours-bun' | 'ours-elysia' | 'bare' | 'socketio'
 
 export const LABELS: Record<TargetKind, string> = {
   ours: 'our server',
+  'ours-bun': 'our server, WS_TRANSPORT=bun',
+  'ours-elysia': 'our server, WS_TRANSPORT=elysia',
   bare: 'bare Bun pub/sub',
   socketio: 'Socket.IO + Redis adapter + INSERT/message',
 }
@@ -35,6 +38,32 @@ export type TargetOptions = {
   tag?: string
   /** extra environment for every node */
   env?: Record<string, string>
+}
+
+/** Every target kind, for `--targets`. */
+export const TARGET_KINDS = Object.keys(LABELS) as TargetKind[]
+
+/** Our server's kinds, and the WS_TRANSPORT each forces (`ours`: the config's default). */
+const OURS: Partial<Record<TargetKind, { transport?: 'bun' | 'elysia' }>> = {
+  ours: {}, 'ours-bun': { transport: 'bun' }, 'ours-elysia': { transport: 'elysia' },
+}
+
+/** True for a kind that runs src/index.ts. */
+export const isOurs = (kind: TargetKind): boolean => kind in OURS
+
+/** The server's default WebSocket transport (what `ours` runs). */
+export const DEFAULT_TRANSPORT = ConfigSchema.properties.WS_TRANSPORT.default as 'bun' | 'elysia'
+
+/**
+ * Our server on the transport that is not the default: run beside `ours`,
+ * it makes the transport gate (same figures, same invocation).
+ */
+export const OTHER_TRANSPORT_KIND: TargetKind = DEFAULT_TRANSPORT === 'bun' ? 'ours-elysia' : 'ours-bun'
+
+/** The WebSocket transport a run of ours used, from its kind. */
+export function transportOf(kind: string): 'bun' | 'elysia' | null {
+  const o = OURS[kind as TargetKind]
+  return o ? (o.transport ?? DEFAULT_TRANSPORT) : null
 }
 
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -70,7 +99,7 @@ export class Target {
 
   async start(): Promise<void> {
     const nodes = this.opts.nodes ?? 1
-    const needsPg = this.kind === 'socketio' || (this.kind === 'ours' && this.opts.db === 'postgres')
+    const needsPg = this.kind === 'socketio' || (isOurs(this.kind) && this.opts.db === 'postgres')
     if (needsPg) this.dbName = await createDb(this.name)
     try {
       const secret = `bench-${crypto.randomUUID()}`
@@ -81,7 +110,7 @@ export class Target {
           ...this.opts.env,
         }
         let cmd: string[]
-        if (this.kind === 'ours') {
+        if (isOurs(this.kind)) {
           // BENCH_CPU_PROF=dir: a CPU profile of each node, written when it exits
           cmd = process.env.BENCH_CPU_PROF ? ['bun', '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, 'src/index.ts'] : ['bun', 'src/index.ts']
           Object.assign(env, {
@@ -90,6 +119,8 @@ export class Target {
           })
           if (this.opts.redisClusterNodes) env.REDIS_CLUSTER_NODES = this.opts.redisClusterNodes
           else if (nodes > 1 || this.opts.redis) env.REDIS_URL = REDIS_URL
+          const transport = OURS[this.kind]?.transport
+          if (transport) env.WS_TRANSPORT = transport
         } else if (this.kind === 'bare') {
           cmd = ['bun', 'bench/baselines/bare-bun.ts']
         } else {
