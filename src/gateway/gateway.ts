@@ -186,23 +186,25 @@ export function createGateway(base: GatewayDeps, o: GatewayOptions) {
    * Always mounted, so the app's type carries the routes; on the `bun`
    * transport the node's `fetch` upgrades first and they never run.
    */
+  // not REST: out of the OpenAPI document (which has no WebSocket method); docs/protocol.md describes them
+  const hidden = { detail: { hide: true } }
   const routes = new Elysia({ name: 'gateway-ws' })
     .get('/v1/ws', ({ request }) => {
       routeOf(request)
       throw notUpgrade()
-    })
+    }, hidden)
     .get('/v1/rooms/:id/ws', ({ request }) => {
       routeOf(request)
       throw notUpgrade()
-    })
+    }, hidden)
     .resolve(async ({ request, set }) => {
       const { url, roomParam } = routeOf(request)
       const socket = await admit(url, request.headers, roomParam)
       if (socket.protocol) set.headers['sec-websocket-protocol'] = socket.protocol
       return { socket }
     })
-    .ws('/v1/ws', elysiaSocket())
-    .ws('/v1/rooms/:id/ws', elysiaSocket())
+    .ws('/v1/ws', { ...elysiaSocket(), ...hidden })
+    .ws('/v1/rooms/:id/ws', { ...elysiaSocket(), ...hidden })
 
   /**
    * The URL and room of a request the `ws()` routes matched. Elysia also
