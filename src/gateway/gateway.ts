@@ -46,7 +46,9 @@ export const SWEEP_MS = 500
 /**
  * WebSocket upgrade (auth before it), Bun's handlers, this node's hub, and the
  * sweep that closes sockets whose credentials ended (4001) or which cannot
- * keep up (1013). `hub.attach(server)` once Bun's server listens.
+ * keep up (1013). `hub.attach(server)` once Bun's server listens. On the
+ * `elysia` transport `routes` (mounted on the app) upgrade instead of
+ * `upgrade`, and `websocket` is Elysia's dispatcher with the same limits.
  */
 export function createGateway(base: GatewayDeps, o: GatewayOptions) {
   const hub = new Hub({
