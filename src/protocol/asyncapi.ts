@@ -71,26 +71,19 @@ export function asyncApiDocument(): Record<string, unknown> {
   }, '#/components/schemas/')
 
   const messages: Record<string, unknown> = {}
-  const clientRefs: { $ref: string }[] = []
-  const serverRefs: { $ref: string }[] = []
-  for (const type of Object.keys(ClientFrames) as ClientFrameType[]) {
-    const name = frameName('client', type)
-    messages[name] = {
-      name: type, title: `${type} (client → server)`, summary: clientSummary[type],
-      payload: { $ref: `#/components/schemas/${schemaName('client', type)}` },
-      examples: [{ name: type, payload: exampleClientFrames[type] }],
-    }
-    clientRefs.push({ $ref: `#/components/messages/${name}` })
-  }
-  for (const type of Object.keys(ServerFrames) as ServerFrameType[]) {
-    const name = frameName('server', type)
-    messages[name] = {
-      name: type, title: `${type} (server → client)`, summary: serverSummary[type],
-      payload: { $ref: `#/components/schemas/${schemaName('server', type)}` },
-      examples: [{ name: type, payload: exampleServerFrames[type] }],
-    }
-    serverRefs.push({ $ref: `#/components/messages/${name}` })
-  }
+  /** One component message per frame type of a direction; returns their refs. */
+  const addMessages = <T extends string>(dir: 'client' | 'server', types: T[], summary: Record<T, string>, examples: Record<T, unknown>) =>
+    types.map((type) => {
+      const name = frameName(dir, type)
+      messages[name] = {
+        name: type, title: `${type} (${dir === 'client' ? 'client → server' : 'server → client'})`, summary: summary[type],
+        payload: { $ref: `#/components/schemas/${schemaName(dir, type)}` },
+        examples: [{ name: type, payload: examples[type] }],
+      }
+      return { $ref: `#/components/messages/${name}` }
+    })
+  const clientRefs = addMessages('client', Object.keys(ClientFrames) as ClientFrameType[], clientSummary, exampleClientFrames)
+  const serverRefs = addMessages('server', Object.keys(ServerFrames) as ServerFrameType[], serverSummary, exampleServerFrames)
   const channelMessages = Object.fromEntries(Object.keys(messages).map((name) => [name, { $ref: `#/components/messages/${name}` }]))
   const channelRef = (ch: string, refs: { $ref: string }[]) => refs.map((r) => ({ $ref: `#/channels/${ch}/messages/${r.$ref.split('/').pop()}` }))
   const token = { type: 'string', description: 'an access token (or, in a browser, the subprotocols `bearer, <token>`; or an `Authorization: Bearer` header)' }
