@@ -92,6 +92,8 @@ describe('joining: public, invites, limits, bans', () => {
   test('a public space is joined without a code; a private one needs a valid invite; joining twice is 200', async () => {
     const [o, u] = await Promise.all([fresh(), fresh()])
     const pub = await space(o, { visibility: 'public' })
+    // GET is for members only, public or not; discover is how a non-member finds a public space
+    expectError(await call(u, 'GET', `/v1/spaces/${pub.id}`), 403, 'not_member')
     const j = await call(u, 'POST', `/v1/spaces/${pub.id}/join`)
     expectStatus(j, 200)
     expect(j.body.member_count).toBe(2)

@@ -213,8 +213,9 @@ export function createSpacesService(d: SpacesDeps) {
     },
 
     async get(spaceId: number, userId: number): Promise<Space> {
+      // members only, public or not (the contract); a non-member finds public spaces through discover
       const row = await spaceRow(spaceId)
-      if (row.visibility !== 'public' && !(await membership(spaceId, userId))) throw notMember('You are not a member of this space.')
+      if (!(await membership(spaceId, userId))) throw notMember('You are not a member of this space.')
       return view(row, userId)
     },
 
