@@ -41,7 +41,7 @@ export const spaceRoutes = (spaces: SpacesService, auth: Authenticator) =>
     })
     .get('/:id', ({ userId, params }) => spaces.get(params.id, userId), {
       params: SpaceParams,
-      detail: doc({ tag: 'Spaces', summary: 'A space', description: 'Members only, or anyone for a public space.', ok: { 200: space }, errors: [...AUTHED, 403, 404] }),
+      detail: doc({ tag: 'Spaces', summary: 'A space', description: 'Members only, public or not.', ok: { 200: space }, errors: [...AUTHED, 403, 404] }),
     })
     .patch('/:id', ({ userId, params, body }) => spaces.update(params.id, userId, body), {
       params: SpaceParams,
