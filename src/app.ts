@@ -33,7 +33,7 @@ export async function createChatServer(
   const { users, rooms, messages, events } = services
   const auth = createAuthenticator(config, users, infra.tokens)
   const gateway = createGateway(
-    { users, rooms, messages, events, bus: infra.bus, presence: infra.presence, log },
+    { users, rooms, messages, events, bus: infra.bus, presence: infra.presence, announcer: services.announcer, log },
     {
       auth, maxFrameBytes: config.MAX_FRAME_BYTES, idleSeconds: config.WS_IDLE_SECONDS,
       backpressureBytes: config.WS_BACKPRESSURE_BYTES, sequencerWaitMs: config.SEQUENCER_WAIT_MS,

@@ -32,6 +32,8 @@ export const ConfigSchema = Type.Object({
   REDIS_CLUSTER_NODES: Str('', 'host:port,… of a Redis Cluster (some of its nodes; the rest are discovered): sharded pub/sub; takes the place of REDIS_URL'),
   REDIS_PREFIX: Str('chat:', 'prefix of every Redis key and channel'),
   PRESENCE_TTL_MS: Int(1000, 600_000, 30_000, "a crashed node's users go offline within this, ms"),
+  PRESENCE_COALESCE_MS: Int(0, 60_000, 1000, "presence: at most one event per user per room in this window, the last state winning, ms (0 = every change at once)"),
+  PRESENCE_ROOM_MAX_MEMBERS: Int(0, 1_000_000, 50, 'presence: rooms (and spaces) with more members get presence only on request (GET presence, presence.subscribe)'),
   NODE_ID: Derived("this node's name in logs, metrics and relay; unset = hostname-pid"),
   NODE_ENV: Str('development', 'production requires JWT_SECRET'),
   JWT_SECRET: Derived('token signing key; unset = a random one per run (not in production)'),

@@ -21,7 +21,7 @@ import type { Infrastructure } from './infrastructure'
 import { every } from './lib/every'
 import type { Logger } from './lib/logger'
 import { createAuthLimits } from './limits/auth-limits'
-import { frame } from './protocol/server-frames'
+import { PresenceAnnouncer } from './presence/announcer'
 
 /** How often queued messages are moved into the search index, ms (searches read the queue too). */
 export const SEARCH_INDEX_EVERY_MS = 250
@@ -59,15 +59,19 @@ export function createChatServices(infra: Infrastructure, config: Config, log: L
   const reactions = createReactionsService({ database, requireMember: rooms.requireMember, events, view })
   const settings = createSettingsService(database, rooms, files, log)
 
+  // this node's presence announcements: coalesced per user, large rooms only on request
+  const announcer = new PresenceAnnouncer({
+    publish: (topic, json) => infra.bus.publish(topic, json),
+    coalesceMs: config.PRESENCE_COALESCE_MS,
+    roomMaxMembers: config.PRESENCE_ROOM_MAX_MEMBERS,
+  })
+
   // a user whose only node died went offline: exactly one node tells the user's rooms and spaces
   presence.onExpired((userId, lastSeen) => {
     void (async () => {
       await users.touchLastSeen(userId, new Date(lastSeen))
       const u = await users.get(userId)
-      const offline = frame('presence', { user_id: userId, nickname: u.nickname, status: 'offline', last_seen: lastSeen })
-      const to = await rooms.audiences(userId)
-      for (const id of to.rooms) events.toRoom(id, offline)
-      for (const id of to.spaces) events.toSpace(id, offline)
+      announcer.announce(userId, { status: 'offline', nickname: u.nickname, lastSeen }, await rooms.audiences(userId))
     })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: err }))
   })
 
@@ -81,13 +85,14 @@ export function createChatServices(infra: Infrastructure, config: Config, log: L
   ]
 
   return {
-    events, files, passwords, users, rooms, spaces, messages, search, reactions, settings,
+    events, files, passwords, users, rooms, spaces, messages, search, reactions, settings, announcer,
     /** Reactions of `viewer` merged into messages (routes that list messages). */
     withReactions: <T extends Message>(msgs: T[], viewer: number | null) => withReactions(database, msgs, viewer),
     /** Ends the background jobs and waits for their runs and any room purge in progress. */
     async stop(): Promise<void> {
       await Promise.all(jobs.map((j) => j.stop()))
       await purger.settle()
+      announcer.close()
     },
   }
 }

@@ -47,10 +47,12 @@ export function typeLevelChecks() {
 
   const complete: ClientFrameHandlers = {
     'message.send': noop, typing: noop, read: noop, subscribe: noop, unsubscribe: noop, ping: noop, auth: noop,
+    'presence.subscribe': noop, 'presence.unsubscribe': noop,
   }
   // @ts-expect-error: a handler map that misses a client frame type (auth)
   const missing: ClientFrameHandlers = {
     'message.send': noop, typing: noop, read: noop, subscribe: noop, unsubscribe: noop, ping: noop,
+    'presence.subscribe': noop, 'presence.unsubscribe': noop,
   }
   const wrongFrame: ClientFrameHandlers = {
     ...complete,
@@ -96,6 +98,8 @@ const samples: { [K in ServerFrameType]: ServerFrameOf<K> } = {
   error: frame('error', { code: 'not_member', detail: 'You are not a member of this room.', client_msg_id: null, room_id: 1 }),
   subscribed: frame('subscribed', { room_id: 1, last_seq: 3 }),
   unsubscribed: frame('unsubscribed', { room_id: 1 }),
+  'presence.subscribed': frame('presence.subscribed', { room_id: 1 }),
+  'presence.unsubscribed': frame('presence.unsubscribed', { room_id: 1 }),
   resync_required: frame('resync_required', { room_id: 1, last_seq: 2000 }),
   pong: frame('pong', {}),
   auth_ok: frame('auth_ok', { expires_at: null }),

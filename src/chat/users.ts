@@ -96,8 +96,6 @@ export function createUsersService({
     return row
   }
 
-  /** user rows read for sockets lately (profileForSocket); a change on this node drops the entry */
-  const socketRows = new Map<number, { row: UserRow; at: number }>()
   /** gateway users upserted lately, so that a request does not write the row again */
   const gatewaySeen = new Map<number, { key: string; at: number }>()
 
@@ -204,20 +202,6 @@ export function createUsersService({
       return profile(await byId(id))
     },
 
-    /**
-     * The user for a socket's `ready` frame: the row is cached for a few
-     * seconds (a connection storm of one user's sockets reads it once);
-     * presence is always fresh.
-     */
-    async profileForSocket(id: number): Promise<User> {
-      const hit = socketRows.get(id)
-      if (hit && Date.now() - hit.at < CacheLimits.socketProfiles.ttlMs) return profile(hit.row)
-      const row = await byId(id)
-      if (socketRows.size > CacheLimits.socketProfiles.max) socketRows.clear()
-      socketRows.set(id, { row, at: Date.now() })
-      return profile(row)
-    },
-
     /** Throws not_found unless every id is a user. */
     /**
      * 404 unless every id is a user. In gateway mode, ids the server has not
@@ -247,7 +231,6 @@ export function createUsersService({
       if (patch.bio !== undefined) set.bio = patch.bio === null ? null : cleanText('bio', patch.bio, 0, 500)
       if (Object.keys(set).length === 0) return profile(await byId(id))
       const [row] = await db.update(users).set(set).where(eq(users.id, id)).returning()
-      socketRows.delete(id)
       if (!row) throw notFound('User')
       return profile(row)
     },
@@ -286,7 +269,6 @@ export function createUsersService({
         }
         throw err
       }
-      socketRows.delete(u.id)
       if (gatewaySeen.size > CacheLimits.gatewayUsers.max) gatewaySeen.clear()
       gatewaySeen.set(u.id, { key, at: Date.now() })
     },

@@ -42,6 +42,8 @@ export class Hub {
   private rooms = new Map<number, RoomEntry>()
   private users = new Map<number, Set<HubMember>>()
   private spaces = new Map<number, Set<HubMember>>()
+  /** opt-in presence topics of large rooms and spaces (presence.subscribe), followed while a local socket asks */
+  private topics = new Map<string, Set<HubMember>>()
   /** message.created frames delivered to local topics, for metrics */
   delivered = 0
 
@@ -148,6 +150,33 @@ export class Hub {
     if (set.size === 0) {
       this.spaces.delete(spaceId)
       this.o.bus.unsubscribe([spaceTopic(spaceId)])
+    }
+  }
+
+  /**
+   * Follows a presence topic (`room-presence:{id}`, `space-presence:{id}`) on
+   * the bus for `m`: what other nodes announce there reaches this node's
+   * sockets that subscribed it. Presence of small rooms rides on the room's
+   * own topic and needs none of this.
+   */
+  trackTopic(topic: string, m: HubMember) {
+    let set = this.topics.get(topic)
+    if (!set) {
+      set = new Set()
+      this.topics.set(topic, set)
+      this.o.bus.subscribe([topic]).catch((err) => {
+        this.o.log.warn('hub: could not follow topic', { topic, error: err })
+      })
+    }
+    set.add(m)
+  }
+
+  untrackTopic(topic: string, m: HubMember) {
+    const set = this.topics.get(topic)
+    if (!set || !set.delete(m)) return
+    if (set.size === 0) {
+      this.topics.delete(topic)
+      this.o.bus.unsubscribe([topic])
     }
   }
 

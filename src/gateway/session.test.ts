@@ -398,6 +398,7 @@ describe('Session over a hub, fake sockets and a fake bus', () => {
   test('close: the hub lets everything go and the user goes offline once their last socket closed', async () => {
     const node = fakeNode()
     node.chat.addRoom(1, [7], 10)
+    node.chat.addRoom(2, [7])
     const first = await node.connect(7)
     const second = await node.connect(7)
     await first.session.close()
@@ -407,7 +408,7 @@ describe('Session over a hub, fake sockets and a fake bus', () => {
     await second.session.close()
     expect([...node.bus.following.keys()]).toEqual([])
     expect(node.hub.roomCount).toBe(0)
-    // to the room and to the space once each
+    // to the group room and to the space once each (not to the space's channel one by one)
     expect(offline()).toHaveLength(2)
   })
 })

@@ -6,11 +6,12 @@ import type { RoomsService } from '../chat/rooms'
 import type { User, UsersService } from '../chat/users'
 import { AppError, unauthorized } from '../lib/errors'
 import type { Logger } from '../lib/logger'
+import type { PresenceAnnouncer } from '../presence/announcer'
 import type { PresenceStore } from '../presence/presence'
 import { CloseCode } from '../protocol/close-codes'
 import { parseClientFrame, type ClientFrame, type ClientFrameHandlers } from '../protocol/frames'
-import { ackJson, frame, type ServerFrame, type ServerFrameOf } from '../protocol/server-frames'
-import { roomTopic, spaceTopic, userTopic } from '../protocol/topics'
+import { ackJson, frame, type ServerFrame } from '../protocol/server-frames'
+import { roomPresenceTopic, roomTopic, spacePresenceTopic, spaceTopic, userTopic } from '../protocol/topics'
 import type { Hub, HubMember } from './hub'
 import { SocketTyping, type TypingThrottle } from './typing'
 
@@ -35,6 +36,8 @@ export type SessionDeps = {
   /** this node's typing limits, shared by its sessions */
   typing: TypingThrottle
   presence: PresenceStore
+  /** this node's presence announcements (coalesced; large rooms on request) */
+  announcer: PresenceAnnouncer
   log: Logger
   /** checks the token of an `auth` frame */
   auth: Authenticator
@@ -98,6 +101,8 @@ export class Session implements HubMember {
   private badFrames = 0
   private badFramesMinute = 0
   private readonly typing: SocketTyping
+  /** presence.subscribe: room → the presence topic followed for it (unset until the first one: most sockets never ask) */
+  private presenceTopics: Map<number, string> | undefined
 
   constructor(
     private readonly ws: SocketLike,
@@ -138,14 +143,13 @@ export class Session implements HubMember {
     deps.hub.trackUser(this)
     // a per-room socket needs no room list (the upgrade read its room); the user's profile is cached briefly
     const followsSpaces = options.onlyRoom === null && options.autoSubscribe
-    const [user, roomSeqs, audiences, loginActive] = await Promise.all([
-      deps.users.profileForSocket(this.userId),
-      options.onlyRoom === null ? deps.rooms.roomSeqs(this.userId) : null,
-      deps.rooms.audiences(this.userId),
-      // a token outlives its login by up to ACCESS_TTL: a socket of a login already logged out does not start
-      // (one logged out from here on is closed by onRevoke: the hub follows the user since trackUser above)
-      this.sid === null ? true : deps.users.loginActive(this.sid),
-    ])
+    // one statement: profile, login still active, rooms with last_seq, presence audience. A token outlives its
+    // login by up to ACCESS_TTL: a socket of a login already logged out does not start (one logged out from here
+    // on is closed by onRevoke: the hub follows the user since trackUser above)
+    const start = await deps.rooms.socketStart(this.userId, this.sid)
+    if (!start) throw new AppError('not_found', 'No such user.')
+    const { user, loginActive, audience } = start
+    const roomSeqs = options.onlyRoom === null ? start.rooms : null
     if (this.closed) return
     if (!loginActive) {
       this.hooks.onCredentialsEnded('revoked')
@@ -170,11 +174,12 @@ export class Session implements HubMember {
     if (this.live) {
       if (options.onlyRoom === null) this.ws.subscribe(userTopic(this.userId))
       for (const roomId of following) this.ws.subscribe(roomTopic(roomId))
-      if (followsSpaces) for (const spaceId of audiences.spaces) this.followSpace(spaceId)
+      if (followsSpaces) for (const space of audience.spaces) this.followSpace(space.id)
     }
     for (const room of toFollow) if (!following.has(room.id)) this.dropRoom(room.id)
+    // the store says whether the user just came online (not for a second socket, here or on another node)
     if (await deps.presence.connect(this.userId)) {
-      this.announcePresence(audiences, frame('presence', { user_id: user.id, nickname: user.nickname, status: 'online', last_seen: null }))
+      deps.announcer.announce(this.userId, { status: 'online', nickname: user.nickname, lastSeen: null }, audience)
     }
     if (options.onlyRoom !== null && options.afterSeq !== null) await this.subscribeRoom(options.onlyRoom, options.afterSeq, true)
   }
@@ -250,6 +255,52 @@ export class Session implements HubMember {
       this.dropRoom(roomId)
       this.send(frame('unsubscribed', { room_id: roomId }))
     },
+    'presence.subscribe': ({ room_id: roomId }) => this.subscribePresence(roomId),
+    'presence.unsubscribe': async ({ room_id: roomId }) => {
+      this.dropPresence(roomId)
+      this.send(frame('presence.unsubscribed', { room_id: roomId }))
+    },
+  }
+
+  /**
+   * Opt-in presence of a large room (a channel: of its space, heard once for
+   * all its channels). Small rooms' presence comes with the room's own events;
+   * this adds nothing for them.
+   */
+  private async subscribePresence(roomId: number): Promise<void> {
+    if (this.options.onlyRoom !== null && roomId !== this.options.onlyRoom) {
+      throw new AppError('forbidden', 'This socket follows one room only; use /v1/ws for others.')
+    }
+    const { room } = await this.deps.rooms.requireMember(roomId, this.userId)
+    if (!this.live) return
+    const topic = room.spaceId === null ? roomPresenceTopic(roomId) : spacePresenceTopic(room.spaceId)
+    const topics = (this.presenceTopics ??= new Map())
+    if (!topics.has(roomId)) {
+      const followed = [...topics.values()].includes(topic)
+      topics.set(roomId, topic)
+      if (!followed) {
+        this.ws.subscribe(topic)
+        this.deps.hub.trackTopic(topic, this)
+      }
+    }
+    this.send(frame('presence.subscribed', { room_id: roomId }))
+  }
+
+  /** Stops the opt-in presence of a room; its topic is left once no other room of the socket needs it. */
+  private dropPresence(roomId: number) {
+    const topics = this.presenceTopics
+    const topic = topics?.get(roomId)
+    if (!topics || topic === undefined) return
+    topics.delete(roomId)
+    if ([...topics.values()].includes(topic)) return
+    this.ws.unsubscribe(topic)
+    this.deps.hub.untrackTopic(topic, this)
+  }
+
+  /** Drops every opt-in presence of a space's channels (the user left the space). */
+  private dropSpacePresence(spaceId: number) {
+    const topic = spacePresenceTopic(spaceId)
+    for (const [roomId, t] of this.presenceTopics ?? []) if (t === topic) this.dropPresence(roomId)
   }
 
   /**
@@ -337,18 +388,13 @@ export class Session implements HubMember {
     this.deps.hub.trackSpace(spaceId, this)
   }
 
-  /** Presence to the user's rooms one by one and to each of their spaces once (not once per channel). */
-  private announcePresence(to: { rooms: number[]; spaces: number[] }, presence: ServerFrameOf<'presence'>) {
-    for (const roomId of to.rooms) this.deps.events.toRoom(roomId, presence)
-    for (const spaceId of to.spaces) this.deps.events.toSpace(spaceId, presence)
-  }
-
   onJoinSpace(spaceId: number) {
     if (!this.live || !this.options.autoSubscribe || this.options.onlyRoom !== null || this.closed) return
     this.followSpace(spaceId)
   }
 
   onLeaveSpace(spaceId: number) {
+    this.dropSpacePresence(spaceId)
     if (!this.spaces.delete(spaceId)) return
     this.ws.unsubscribe(spaceTopic(spaceId))
     this.deps.hub.untrackSpace(spaceId, this)
@@ -364,6 +410,7 @@ export class Session implements HubMember {
 
   onLeave(roomId: number) {
     this.dropRoom(roomId)
+    this.dropPresence(roomId)
   }
 
   onRevoke(sid: string) {
@@ -426,6 +473,7 @@ export class Session implements HubMember {
     for (const roomId of this.rooms.keys()) this.ws.unsubscribe(roomTopic(roomId))
     for (const spaceId of this.spaces) this.ws.unsubscribe(spaceTopic(spaceId))
     if (this.options.onlyRoom === null) this.ws.unsubscribe(userTopic(this.userId))
+    for (const topic of new Set(this.presenceTopics?.values())) this.ws.unsubscribe(topic)
     this.hooks.onSlow()
   }
 
@@ -452,15 +500,16 @@ export class Session implements HubMember {
       this.spaces.delete(spaceId)
       deps.hub.untrackSpace(spaceId, this)
     }
+    for (const topic of new Set(this.presenceTopics?.values())) deps.hub.untrackTopic(topic, this)
+    this.presenceTopics = undefined
     deps.hub.untrackUser(this)
     if (!this.user) return
+    // offline only when the user's last socket, on any node, went (the store counts them)
     if (await deps.presence.disconnect(this.userId)) {
       const at = new Date()
       await deps.users.touchLastSeen(this.userId, at).catch(() => {})
-      const audiences = await deps.rooms.audiences(this.userId).catch(() => ({ rooms: [], spaces: [] }))
-      this.announcePresence(audiences, frame('presence', {
-        user_id: this.userId, nickname: this.user.nickname, status: 'offline', last_seen: at.toISOString(),
-      }))
+      const audience = await deps.rooms.audiences(this.userId).catch(() => ({ rooms: [], spaces: [] }))
+      deps.announcer.announce(this.userId, { status: 'offline', nickname: this.user.nickname, lastSeen: at.toISOString() }, audience)
     }
   }
 }

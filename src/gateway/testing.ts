@@ -12,6 +12,7 @@ import type { RoomsService } from '../chat/rooms'
 import type { UsersService } from '../chat/users'
 import { AppError, notMember, unauthorized } from '../lib/errors'
 import type { Logger } from '../lib/logger'
+import { PresenceAnnouncer, type AnnouncerOptions } from '../presence/announcer'
 import { createMemoryPresence } from '../presence/presence.memory'
 import type { Message, User } from '../protocol/objects'
 import { messageCreatedJson, type ServerFrame, type ServerFrameOf, type ServerFrameType } from '../protocol/server-frames'
@@ -216,6 +217,8 @@ export class FakeChat {
   readonly members = new Map<number, Set<number>>()
   /** space → member user ids */
   readonly spaceMembers = new Map<number, Set<number>>()
+  /** channel → its space */
+  readonly roomSpace = new Map<number, number>()
   /** room → committed messages' JSON by seq (a seq may be missing: expired) */
   readonly messages = new Map<number, Map<number, string>>()
   /** room → committed last_seq */
@@ -233,6 +236,7 @@ export class FakeChat {
     this.members.set(roomId, new Set(memberIds))
     this.lastSeqs.set(roomId, this.lastSeqs.get(roomId) ?? 0)
     if (spaceId !== undefined) {
+      this.roomSpace.set(roomId, spaceId)
       const set = this.spaceMembers.get(spaceId) ?? new Set()
       for (const id of memberIds) set.add(id)
       this.spaceMembers.set(spaceId, set)
@@ -273,7 +277,18 @@ export class FakeChat {
 
   private requireMember(roomId: number, userId: number) {
     if (!this.members.get(roomId)?.has(userId)) throw notMember()
-    return { room: { lastSeq: this.lastSeqs.get(roomId) ?? 0 } }
+    return { room: { lastSeq: this.lastSeqs.get(roomId) ?? 0, spaceId: this.roomSpace.get(roomId) ?? null } }
+  }
+
+  /** socketStart calls (one per session open) */
+  socketStarts = 0
+
+  /** The user's rooms (channels left out) and spaces, with member counts. */
+  private audience(userId: number) {
+    return {
+      rooms: this.roomsOf(userId).filter((id) => !this.roomSpace.has(id)).map((id) => ({ id, members: this.members.get(id)!.size })),
+      spaces: [...this.spaceMembers].filter(([, ids]) => ids.has(userId)).map(([id, ids]) => ({ id, members: ids.size })),
+    }
   }
 
   private roomsOf(userId: number): number[] {
@@ -286,16 +301,20 @@ export class FakeChat {
    */
   services() {
     const users = {
-      profileForSocket: async (id: number) => sampleUser(id),
       loginActive: async (sid: string) => !this.revokedLogins.has(sid),
       touchLastSeen: async () => {},
     } as unknown as UsersService
     const rooms = {
-      roomSeqs: async (userId: number) => this.roomsOf(userId).map((id) => ({ id, last_seq: this.lastSeqs.get(id) ?? 0 })),
-      audiences: async (userId: number) => ({
-        rooms: this.roomsOf(userId),
-        spaces: [...this.spaceMembers].filter(([, ids]) => ids.has(userId)).map(([id]) => id),
-      }),
+      socketStart: async (userId: number, sid: string | null) => {
+        this.socketStarts++
+        return {
+          user: { ...sampleUser(userId), online: true },
+          loginActive: sid === null || !this.revokedLogins.has(sid),
+          rooms: this.roomsOf(userId).sort((a, b) => a - b).map((id) => ({ id, last_seq: this.lastSeqs.get(id) ?? 0 })),
+          audience: this.audience(userId),
+        }
+      },
+      audiences: async (userId: number) => this.audience(userId),
       requireMember: async (roomId: number, userId: number) => this.requireMember(roomId, userId),
     } as unknown as RoomsService
     const messages = {
@@ -325,7 +344,7 @@ export class FakeChat {
 }
 
 /** One node for unit tests: its topics, bus, hub, chat data, and a way to open sessions. */
-export function fakeNode(o: { typing?: TypingThrottle; sequencerWaitMs?: number } = {}) {
+export function fakeNode(o: { typing?: TypingThrottle; sequencerWaitMs?: number; announcer?: Partial<AnnouncerOptions> } = {}) {
   const topics = new FakeTopics()
   const bus = new FakeBus()
   const chat = new FakeChat(bus)
@@ -346,6 +365,8 @@ export function fakeNode(o: { typing?: TypingThrottle; sequencerWaitMs?: number 
     hub,
     typing: o.typing ?? new TypingThrottle(),
     presence,
+    // no window by default: unit tests of sessions see each change at once; presence tests pass a clock
+    announcer: new PresenceAnnouncer({ publish: (topic, json) => bus.publish(topic, json), coalesceMs: 0, roomMaxMembers: 50, ...o.announcer }),
     log: silentLog,
   }
   const stats = { slow: 0, expired: 0, revoked: 0 }

@@ -17,8 +17,6 @@ export const AdvisoryLock = {
  * how long an entry is trusted.
  */
 export const CacheLimits = {
-  /** user rows for the `ready` frame of a new socket (a connection storm of one user reads the row once) */
-  socketProfiles: { max: 50_000, ttlMs: 5000 },
   /** gateway users already upserted with the same identity headers */
   gatewayUsers: { max: 100_000, ttlMs: 60_000 },
 } as const

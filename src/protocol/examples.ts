@@ -109,6 +109,8 @@ export const exampleClientFrames: { [K in ClientFrameType]: ClientFrameOf<K> } =
   read: { type: 'read', room_id: 8, seq: 41 },
   subscribe: { type: 'subscribe', room_id: 8, after_seq: 40 },
   unsubscribe: { type: 'unsubscribe', room_id: 8 },
+  'presence.subscribe': { type: 'presence.subscribe', room_id: 8 },
+  'presence.unsubscribe': { type: 'presence.unsubscribe', room_id: 8 },
   ping: { type: 'ping' },
   auth: { type: 'auth', token: exampleSession.access },
 }
@@ -137,6 +139,8 @@ export const exampleServerFrames: { [K in ServerFrameType]: ServerFrameOf<K> } =
   error: { type: 'error', code: 'not_member', detail: 'You are not a member of this room.', client_msg_id: null, room_id: 8 },
   subscribed: { type: 'subscribed', room_id: 8, last_seq: 41 },
   unsubscribed: { type: 'unsubscribed', room_id: 8 },
+  'presence.subscribed': { type: 'presence.subscribed', room_id: 8 },
+  'presence.unsubscribed': { type: 'presence.unsubscribed', room_id: 8 },
   resync_required: { type: 'resync_required', room_id: 8, last_seq: 5041 },
   pong: { type: 'pong' },
   auth_ok: { type: 'auth_ok', expires_at: '2026-12-03T06:30:00.000Z' },

@@ -15,6 +15,9 @@ export const ClientFrames = {
   read: Type.Object({ type: Type.Literal('read'), room_id: RoomId, ...MarkRead.properties }),
   subscribe: Type.Object({ type: Type.Literal('subscribe'), room_id: RoomId, after_seq: Type.Optional(Type.Union([Type.Null(), SeqNo])) }),
   unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), room_id: RoomId }),
+  /** presence of a room too large for presence to everyone (PRESENCE_ROOM_MAX_MEMBERS): opt in, opt out */
+  'presence.subscribe': Type.Object({ type: Type.Literal('presence.subscribe'), room_id: RoomId }),
+  'presence.unsubscribe': Type.Object({ type: Type.Literal('presence.unsubscribe'), room_id: RoomId }),
   ping: Type.Object({ type: Type.Literal('ping') }),
   /** renews the socket's credentials with a fresh access token of the same user */
   auth: Type.Object({ type: Type.Literal('auth'), token: Text({ minLength: 1, maxLength: 4096 }) }),

@@ -57,6 +57,8 @@ export const ServerFrames = {
   }),
   subscribed: f('subscribed', { room_id: Int, last_seq: Int }),
   unsubscribed: f('unsubscribed', { room_id: Int }),
+  'presence.subscribed': f('presence.subscribed', { room_id: Int }),
+  'presence.unsubscribed': f('presence.unsubscribed', { room_id: Int }),
   resync_required: f('resync_required', { room_id: Int, last_seq: Int }),
   pong: f('pong', {}),
   auth_ok: f('auth_ok', { expires_at: Nullable(Timestamp) }),

@@ -11,6 +11,8 @@ import { authorize } from '../policy'
 import type { UsersService } from '../users'
 import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
+import { readPresenceAudience, readSocketStart, type SocketStart } from './socket-start'
+import type { PresenceAudience } from '../../presence/announcer'
 import { idList } from '../../db/sql'
 import { frame } from '../../protocol/server-frames'
 
@@ -179,24 +181,15 @@ export function createRoomsService({ database, users: usersService, events, maxR
     /**
      * Where the user's presence is announced: their group and direct rooms one
      * by one, and each of their spaces once (its members hear it on the space
-     * topic, not once per channel).
+     * topic, not once per channel), with member counts; one statement.
      */
-    async audiences(userId: number): Promise<{ rooms: number[]; spaces: number[] }> {
-      const [roomRows, spaceRows] = await Promise.all([
-        database.rows<{ id: number }>(
-          sql`select rm.room_id as id from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = ${userId}`,
-        ),
-        database.rows<{ id: number }>(sql`select space_id as id from space_members where user_id = ${userId}`),
-      ])
-      return { rooms: roomRows.map((r) => Number(r.id)), spaces: spaceRows.map((r) => Number(r.id)) }
-    },
+    audiences: (userId: number): Promise<PresenceAudience> => readPresenceAudience(database, userId),
 
-    /** Rooms of the user with their last_seq, for the socket's `ready` frame. */
-    async roomSeqs(userId: number): Promise<{ id: number; last_seq: number }[]> {
-      return database.rows<{ id: number; last_seq: number }>(
-        sql`select r.id, r.last_seq from rooms r where r.id in ${userRoomIds(userId)} order by r.id`,
-      )
-    },
+    /**
+     * Everything a socket needs to start, in one statement: profile, login
+     * still active, rooms with last_seq, presence audience. Null: no such user.
+     */
+    socketStart: (userId: number, sid: string | null): Promise<SocketStart | null> => readSocketStart(database, userId, sid),
 
     async get(roomId: number, userId: number): Promise<Room> {
       const row = await roomRow(database, roomId)

@@ -1,0 +1,81 @@
+import { sql } from 'drizzle-orm'
+import type { Database } from '../../db/client'
+import type { PresenceAudience } from '../../presence/announcer'
+import type { User } from '../users'
+
+/** What a socket needs to start, read in one statement. */
+export type SocketStart = {
+  /** the user's profile (presence fields are the caller's: the socket is online) */
+  user: User
+  /** false: the login of the socket's token was logged out or revoked */
+  loginActive: boolean
+  /** every room of the user (channels of their spaces included) with its last_seq, by id */
+  rooms: { id: number; last_seq: number }[]
+  /** where the user's presence goes, with member counts */
+  audience: PresenceAudience
+}
+
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`
+
+/** A json column: parsed by postgres.js and PGlite alike; text on a driver that does not. */
+const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T
+
+/**
+ * One statement per socket start (every piece an indexed read: users by id,
+ * refresh_tokens by family, room_members and space_members by user, rooms by
+ * space): the profile, whether the login is active, the rooms with their
+ * last_seq and member counts, the spaces with theirs. Null when the user does
+ * not exist.
+ */
+export async function readSocketStart(database: Database, userId: number, sid: string | null): Promise<SocketStart | null> {
+  const loginActive = sid === null
+    ? sql`true`
+    : sql`exists (select 1 from refresh_tokens t where t.family_id = ${sid} and t.revoked_at is null and t.expires_at > now())`
+  const [row] = await database.rows<{
+    id: number | string; email: string; nickname: string; avatar_url: string | null; bio: string | null
+    last_seen: string | null; created_at: string; login_active: boolean; rooms: unknown; spaces: unknown
+  }>(sql`select u.id, u.email, u.nickname, u.avatar_url, u.bio,
+      to_char(u.last_seen_at at time zone 'UTC', ${sql.raw(ISO)}) as last_seen,
+      to_char(u.created_at at time zone 'UTC', ${sql.raw(ISO)}) as created_at,
+      ${loginActive} as login_active,
+      (select coalesce(json_agg(json_build_array(r.id, r.last_seq, r.member_count)), '[]'::json)
+         from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = u.id) as rooms,
+      (select coalesce(json_agg(json_build_array(s.id, s.member_count,
+          (select coalesce(json_agg(json_build_array(c.id, c.last_seq)), '[]'::json) from rooms c where c.space_id = s.id))), '[]'::json)
+         from space_members sm join spaces s on s.id = sm.space_id where sm.user_id = u.id) as spaces
+    from users u where u.id = ${userId}`)
+  if (!row) return null
+  const roomRows = json<[number, number, number][]>(row.rooms)
+  const spaceRows = json<[number, number, [number, number][]][]>(row.spaces)
+  const rooms: { id: number; last_seq: number }[] = []
+  const audience: PresenceAudience = { rooms: [], spaces: [] }
+  for (const [id, lastSeq, members] of roomRows) {
+    rooms.push({ id: Number(id), last_seq: Number(lastSeq) })
+    audience.rooms.push({ id: Number(id), members: Number(members) })
+  }
+  for (const [id, members, channels] of spaceRows) {
+    audience.spaces.push({ id: Number(id), members: Number(members) })
+    for (const [cid, lastSeq] of channels) rooms.push({ id: Number(cid), last_seq: Number(lastSeq) })
+  }
+  rooms.sort((a, b) => a.id - b.id)
+  return {
+    user: {
+      id: Number(row.id), email: row.email, nickname: row.nickname, avatar_url: row.avatar_url, bio: row.bio,
+      online: true, last_seen: row.last_seen, created_at: row.created_at,
+    },
+    loginActive: row.login_active === true,
+    rooms,
+    audience,
+  }
+}
+
+/** Where the user's presence goes (rooms and spaces with member counts), in one statement. */
+export async function readPresenceAudience(database: Database, userId: number): Promise<PresenceAudience> {
+  const [row] = await database.rows<{ rooms: unknown; spaces: unknown }>(sql`select
+      (select coalesce(json_agg(json_build_array(r.id, r.member_count)), '[]'::json)
+         from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = ${userId}) as rooms,
+      (select coalesce(json_agg(json_build_array(s.id, s.member_count)), '[]'::json)
+         from space_members sm join spaces s on s.id = sm.space_id where sm.user_id = ${userId}) as spaces`)
+  const pairs = (v: unknown) => json<[number, number][]>(v ?? '[]').map(([id, members]) => ({ id: Number(id), members: Number(members) }))
+  return { rooms: pairs(row?.rooms), spaces: pairs(row?.spaces) }
+}
