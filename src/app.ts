@@ -48,6 +48,7 @@ export async function createChatServer(
 
   return {
     config, log, app: http.app, database: infra.database, writer: infra.writer, bus: infra.bus, hub, gateway,
+    announcer: services.announcer,
     passwords: services.passwords, search: services.search, settings: services.settings,
     /** Starts listening on HOST:PORT (PORT 0 = any free port). */
     listen(): Server<SocketData> {

@@ -59,8 +59,8 @@ export function createGateway(base: GatewayDeps, o: GatewayOptions) {
   const deps: SessionDeps = { ...base, auth: o.auth, hub, typing: new TypingThrottle() }
   const sessions = new Set<Session>()
   let accepting = true
-  /** counters for /metrics */
-  const stats = { slow: 0, expired: 0, revoked: 0 }
+  /** counters for /metrics; `started`/`ended`: sessions whose open (ready, presence announced) or close (presence released) finished */
+  const stats = { slow: 0, expired: 0, revoked: 0, started: 0, ended: 0 }
   const transport: WsTransport = o.transport ?? 'bun'
   const hooks: SessionHooks = {
     slowBytes: o.backpressureBytes,
@@ -138,7 +138,9 @@ export function createGateway(base: GatewayDeps, o: GatewayOptions) {
     const s = new Session(ws, deps, data.opts, hooks)
     data.session = s
     sessions.add(s)
-    s.open().catch((err) => {
+    s.open().then(() => {
+      stats.started++
+    }, (err) => {
       deps.log.warn('gateway: open failed', { user_id: data.opts.userId, error: err })
       ws.close(CloseCode.internal, 'could not start the session')
     })
@@ -147,7 +149,9 @@ export function createGateway(base: GatewayDeps, o: GatewayOptions) {
     const s = data.session
     if (!s) return
     sessions.delete(s)
-    s.close().catch((err) => deps.log.warn('gateway: close failed', { error: err }))
+    s.close().then(() => {
+      stats.ended++
+    }, (err) => deps.log.warn('gateway: close failed', { error: err }))
   }
 
   /** Bun's limits on every socket, whichever transport drives it. */
