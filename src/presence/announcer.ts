@@ -89,14 +89,22 @@ export class PresenceAnnouncer {
     this.flush(userId, new Map(), { change, audience })
   }
 
-  /** Sends what is still pending where it differs from what was announced, and stops the timers. */
+  /**
+   * Ends every open window now, as if its time were up: what is pending goes
+   * out where it differs from what was announced. Tests use it instead of
+   * waiting for the window.
+   */
+  endWindows(): void {
+    for (const [userId, w] of [...this.windows]) {
+      this.clock.clearTimeout(w.timer)
+      this.windowEnd(userId, w)
+    }
+  }
+
+  /** Sends what is still pending where it differs from what was announced, and stops the timers; later changes go out at once. */
   close(): void {
     this.closed = true
-    for (const [userId, w] of this.windows) {
-      this.clock.clearTimeout(w.timer)
-      if (w.pending) this.emit(userId, w.pending.change, this.due(w.announced, w.pending))
-    }
-    this.windows.clear()
+    this.endWindows()
   }
 
   /** The topics of `p` that last heard another state than `p`'s, or nothing. */
@@ -109,6 +117,7 @@ export class PresenceAnnouncer {
     const topics = this.due(announced, p)
     if (topics.length === 0) return
     this.emit(userId, p.change, topics)
+    if (this.closed) return
     for (const t of topics) announced.set(t, p.change.status)
     const w: Window = { announced, pending: null, timer: null }
     w.timer = this.clock.setTimeout(() => this.windowEnd(userId, w), this.o.coalesceMs)
