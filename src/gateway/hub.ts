@@ -43,7 +43,7 @@ export class Hub {
   private users = new Map<number, Set<HubMember>>()
   private spaces = new Map<number, Set<HubMember>>()
   /** opt-in presence topics of large rooms and spaces (presence.subscribe), followed while a local socket asks */
-  private topics = new Map<string, Set<HubMember>>()
+  private topics = new Map<string, { members: Set<HubMember>; ready: Promise<void> }>()
   /** message.created frames delivered to local topics, for metrics */
   delivered = 0
 
@@ -156,25 +156,26 @@ export class Hub {
   /**
    * Follows a presence topic (`room-presence:{id}`, `space-presence:{id}`) on
    * the bus for `m`: what other nodes announce there reaches this node's
-   * sockets that subscribed it. Presence of small rooms rides on the room's
-   * own topic and needs none of this.
+   * sockets that subscribed it (resolves once the bus delivers it). Presence
+   * of small rooms rides on the room's own topic and needs none of this.
    */
-  trackTopic(topic: string, m: HubMember) {
-    let set = this.topics.get(topic)
-    if (!set) {
-      set = new Set()
-      this.topics.set(topic, set)
-      this.o.bus.subscribe([topic]).catch((err) => {
+  trackTopic(topic: string, m: HubMember): Promise<void> {
+    let entry = this.topics.get(topic)
+    if (!entry) {
+      const ready = this.o.bus.subscribe([topic]).catch((err) => {
         this.o.log.warn('hub: could not follow topic', { topic, error: err })
       })
+      entry = { members: new Set(), ready }
+      this.topics.set(topic, entry)
     }
-    set.add(m)
+    entry.members.add(m)
+    return entry.ready
   }
 
   untrackTopic(topic: string, m: HubMember) {
-    const set = this.topics.get(topic)
-    if (!set || !set.delete(m)) return
-    if (set.size === 0) {
+    const entry = this.topics.get(topic)
+    if (!entry || !entry.members.delete(m)) return
+    if (entry.members.size === 0) {
       this.topics.delete(topic)
       this.o.bus.unsubscribe([topic])
     }

@@ -280,7 +280,8 @@ export class Session implements HubMember {
       topics.set(roomId, topic)
       if (!followed) {
         this.ws.subscribe(topic)
-        this.deps.hub.trackTopic(topic, this)
+        // from `presence.subscribed` on, other nodes' announcements reach this socket too
+        await this.deps.hub.trackTopic(topic, this)
       }
     }
     this.send(frame('presence.subscribed', { room_id: roomId }))
