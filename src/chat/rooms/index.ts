@@ -11,7 +11,7 @@ import { authorize } from '../policy'
 import type { UsersService } from '../users'
 import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
-import { readPresenceAudience, readSocketStart, type SocketStart } from './socket-start'
+import { createSocketStarts, readPresenceAudience, type SocketStart } from './socket-start'
 import type { PresenceAudience } from '../../presence/announcer'
 import { idList } from '../../db/sql'
 import { frame } from '../../protocol/server-frames'
@@ -58,6 +58,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
   const { views } = roomViews
   const members = createRoomMembers({ database, users: usersService, events, views: roomViews })
   const { membership, requireMember } = members
+  const socketStarts = createSocketStarts(database)
 
   async function view(row: RoomRow, userId: number): Promise<Room> {
     const m = await membership(row.id, userId)
@@ -186,10 +187,11 @@ export function createRoomsService({ database, users: usersService, events, maxR
     audiences: (userId: number): Promise<PresenceAudience> => readPresenceAudience(database, userId),
 
     /**
-     * Everything a socket needs to start, in one statement: profile, login
-     * still active, rooms with last_seq, presence audience. Null: no such user.
+     * Everything a socket needs to start, in one statement at most (shared
+     * by the starts waiting together in a storm): profile, login still
+     * active, rooms with last_seq, presence audience. Null: no such user.
      */
-    socketStart: (userId: number, sid: string | null): Promise<SocketStart | null> => readSocketStart(database, userId, sid),
+    socketStart: (userId: number, sid: string | null): Promise<SocketStart | null> => socketStarts.read(userId, sid),
 
     async get(roomId: number, userId: number): Promise<Room> {
       const row = await roomRow(database, roomId)

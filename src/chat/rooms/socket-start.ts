@@ -20,31 +20,30 @@ const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`
 /** A json column: parsed by postgres.js and PGlite alike; text on a driver that does not. */
 const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T
 
+type StartRow = {
+  i: number; id: number | string; email: string; nickname: string; avatar_url: string | null; bio: string | null
+  last_seen: string | null; created_at: string; login_active: boolean; rooms: unknown; spaces: unknown
+}
+
 /**
- * One statement per socket start (every piece an indexed read: users by id,
- * refresh_tokens by family, room_members and space_members by user, rooms by
- * space): the profile, whether the login is active, the rooms with their
- * last_seq and member counts, the spaces with theirs. Null when the user does
- * not exist.
+ * The socket starts of many sockets in one statement: `keys` is a JSON list
+ * of `{i, u, s}` (position, user id, login id or null), and every piece is an
+ * indexed read (users by id, refresh_tokens by family, room_members and
+ * space_members by user, rooms by space).
  */
-export async function readSocketStart(database: Database, userId: number, sid: string | null): Promise<SocketStart | null> {
-  const loginActive = sid === null
-    ? sql`true`
-    : sql`exists (select 1 from refresh_tokens t where t.family_id = ${sid} and t.revoked_at is null and t.expires_at > now())`
-  const [row] = await database.rows<{
-    id: number | string; email: string; nickname: string; avatar_url: string | null; bio: string | null
-    last_seen: string | null; created_at: string; login_active: boolean; rooms: unknown; spaces: unknown
-  }>(sql`select u.id, u.email, u.nickname, u.avatar_url, u.bio,
-      to_char(u.last_seen_at at time zone 'UTC', ${sql.raw(ISO)}) as last_seen,
-      to_char(u.created_at at time zone 'UTC', ${sql.raw(ISO)}) as created_at,
-      ${loginActive} as login_active,
-      (select coalesce(json_agg(json_build_array(r.id, r.last_seq, r.member_count)), '[]'::json)
-         from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = u.id) as rooms,
-      (select coalesce(json_agg(json_build_array(s.id, s.member_count,
-          (select coalesce(json_agg(json_build_array(c.id, c.last_seq)), '[]'::json) from rooms c where c.space_id = s.id))), '[]'::json)
-         from space_members sm join spaces s on s.id = sm.space_id where sm.user_id = u.id) as spaces
-    from users u where u.id = ${userId}`)
-  if (!row) return null
+const startStatement = (keys: string) => sql`select k.i, u.id, u.email, u.nickname, u.avatar_url, u.bio,
+    to_char(u.last_seen_at at time zone 'UTC', ${sql.raw(ISO)}) as last_seen,
+    to_char(u.created_at at time zone 'UTC', ${sql.raw(ISO)}) as created_at,
+    (k.s is null or exists (select 1 from refresh_tokens t where t.family_id = k.s and t.revoked_at is null and t.expires_at > now())) as login_active,
+    (select coalesce(json_agg(json_build_array(r.id, r.last_seq, r.member_count)), '[]'::json)
+       from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = u.id) as rooms,
+    (select coalesce(json_agg(json_build_array(s.id, s.member_count,
+        (select coalesce(json_agg(json_build_array(c.id, c.last_seq)), '[]'::json) from rooms c where c.space_id = s.id))), '[]'::json)
+       from space_members sm join spaces s on s.id = sm.space_id where sm.user_id = u.id) as spaces
+  from json_to_recordset(${keys}::json) as k(i int4, u int8, s text)
+  join users u on u.id = k.u`
+
+function toStart(row: StartRow): SocketStart {
   const roomRows = json<[number, number, number][]>(row.rooms)
   const spaceRows = json<[number, number, [number, number][]][]>(row.spaces)
   const rooms: { id: number; last_seq: number }[] = []
@@ -66,6 +65,63 @@ export async function readSocketStart(database: Database, userId: number, sid: s
     loginActive: row.login_active === true,
     rooms,
     audience,
+  }
+}
+
+/** Socket starts waiting for a statement at most, and statements in flight at most. */
+export const SocketStartLimits = { batchMax: 500, inFlightMax: 2 } as const
+
+type Waiter = { userId: number; sid: string | null; resolve: (s: SocketStart | null) => void; reject: (e: unknown) => void }
+
+/**
+ * Socket starts, one statement each at most and fewer in a storm: a start
+ * asked while `inFlightMax` statements are running waits for the next one,
+ * which reads every waiting start together (up to `batchMax`). At idle a
+ * start runs at once, alone; under a connect storm the statements stay few
+ * and large instead of one per socket. `read` resolves null for a user that
+ * does not exist.
+ */
+export function createSocketStarts(database: Database, limits: { batchMax: number; inFlightMax: number } = SocketStartLimits) {
+  let queue: Waiter[] = []
+  let inFlight = 0
+  /** statements run, for tests */
+  let statements = 0
+
+  function pump() {
+    while (inFlight < limits.inFlightMax && queue.length > 0) {
+      const batch = queue.length <= limits.batchMax ? queue : queue.slice(0, limits.batchMax)
+      queue = queue.length <= limits.batchMax ? [] : queue.slice(limits.batchMax)
+      inFlight++
+      statements++
+      run(batch).finally(() => {
+        inFlight--
+        pump()
+      })
+    }
+  }
+
+  async function run(batch: Waiter[]) {
+    try {
+      const keys = JSON.stringify(batch.map((w, i) => ({ i, u: w.userId, s: w.sid })))
+      const rows = await database.rows<StartRow>(startStatement(keys))
+      const found: (SocketStart | null)[] = batch.map(() => null)
+      for (const row of rows) found[Number(row.i)] = toStart(row)
+      batch.forEach((w, i) => w.resolve(found[i]!))
+    } catch (err) {
+      for (const w of batch) w.reject(err)
+    }
+  }
+
+  return {
+    read(userId: number, sid: string | null): Promise<SocketStart | null> {
+      return new Promise((resolve, reject) => {
+        queue.push({ userId, sid, resolve, reject })
+        pump()
+      })
+    },
+    get statements() {
+      return statements
+    },
   }
 }
 
