@@ -42,6 +42,8 @@ export async function createChatServer(
   )
   const { hub } = gateway
   gatewayMetrics(infra.metrics, gateway, hub)
+  infra.metrics.counter('chat_presence_events_total', 'presence frames published by this node (one per room or space topic)', () => services.announcer.published)
+  infra.metrics.gauge('chat_presence_windows', 'users whose presence coalescing window is open here', () => services.announcer.open)
   let draining = false
   const http = await createHttpApp({ config, log, infra, services, auth, gateway, draining: () => draining })
   let server: Server<SocketData> | null = null
