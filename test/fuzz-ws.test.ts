@@ -55,10 +55,11 @@ beforeAll(async () => {
 })
 afterAll(() => s?.close())
 
-/** The frame types the server may send (API.md "Server → client"). */
+/** The frame types the server may send (API.md "Server → client", and the answers to the opt-in presence frames of docs/protocol.md). */
 const SERVER_TYPES = new Set([
   'message.created', 'message.updated', 'message.deleted', 'typing', 'read', 'presence', 'member.joined', 'member.left', 'member.updated',
   'room.created', 'room.updated', 'room.deleted', 'ack', 'error', 'pong', 'ready', 'subscribed', 'unsubscribed', 'resync_required', 'auth_ok',
+  'presence.subscribed', 'presence.unsubscribed',
 ])
 
 const checks = Object.fromEntries(Object.entries(ClientFrames).map(([k, v]) => [k, TypeCompiler.Compile(v as TSchema)])) as Record<string, TypeCheck<TSchema>>
@@ -91,6 +92,8 @@ function oracle(value: unknown): Expect {
     case 'message.send': return { kind: 'answer', types: ['ack'] }
     case 'subscribe': return { kind: 'answer', types: ['subscribed', 'resync_required'] }
     case 'auth': return { kind: 'answer', types: ['auth_ok'] }
+    case 'presence.subscribe': return { kind: 'answer', types: ['presence.subscribed'] }
+    case 'presence.unsubscribe': return { kind: 'answer', types: ['presence.unsubscribed'] }
     default: return { kind: 'none' }
   }
 }
