@@ -109,7 +109,10 @@ for (const setup of setups) {
       await barrier(wb)
       expect(statuses(wa, bob.id)).toEqual(['online', 'offline'])
       expect(statuses(wb, bob.id)).toEqual(['online', 'offline'])
-      for (const w of new Set([wa, wb])) w.close()
+      // the offline's last_seen was stored: bob's next socket starts with it
+      const again = await openOn(a, bob)
+      expect(again.frames[0]!.user.last_seen).toBe(off.last_seen)
+      for (const w of new Set([wa, wb, again])) w.close()
     })
 
     test('large room: no presence unless subscribed; after presence.subscribe it comes, after presence.unsubscribe it stops', async () => {

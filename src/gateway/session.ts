@@ -508,8 +508,8 @@ export class Session implements HubMember {
     // offline only when the user's last socket, on any node, went (the store counts them)
     if (await deps.presence.disconnect(this.userId)) {
       const at = new Date()
-      await deps.users.touchLastSeen(this.userId, at).catch(() => {})
-      const audience = await deps.rooms.audiences(this.userId).catch(() => ({ rooms: [], spaces: [] }))
+      // last_seen stored and the audience read in one statement
+      const audience = await deps.rooms.wentOffline(this.userId, at).catch(() => ({ rooms: [], spaces: [] }))
       deps.announcer.announce(this.userId, { status: 'offline', nickname: this.user.nickname, lastSeen: at.toISOString() }, audience)
     }
   }

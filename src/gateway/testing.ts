@@ -315,6 +315,7 @@ export class FakeChat {
         }
       },
       audiences: async (userId: number) => this.audience(userId),
+      wentOffline: async (userId: number) => this.audience(userId),
       requireMember: async (roomId: number, userId: number) => this.requireMember(roomId, userId),
     } as unknown as RoomsService
     const messages = {

@@ -11,7 +11,7 @@ import { authorize } from '../policy'
 import type { UsersService } from '../users'
 import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
-import { createSocketStarts, readPresenceAudience, type SocketStart } from './socket-start'
+import { createOfflineReads, createSocketStarts, readPresenceAudience, type SocketStart } from './socket-start'
 import type { PresenceAudience } from '../../presence/announcer'
 import { idList } from '../../db/sql'
 import { frame } from '../../protocol/server-frames'
@@ -59,6 +59,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
   const members = createRoomMembers({ database, users: usersService, events, views: roomViews })
   const { membership, requireMember } = members
   const socketStarts = createSocketStarts(database)
+  const offlineReads = createOfflineReads(database)
 
   async function view(row: RoomRow, userId: number): Promise<Room> {
     const m = await membership(row.id, userId)
@@ -185,6 +186,13 @@ export function createRoomsService({ database, users: usersService, events, maxR
      * topic, not once per channel), with member counts; one statement.
      */
     audiences: (userId: number): Promise<PresenceAudience> => readPresenceAudience(database, userId),
+
+    /**
+     * The user's last socket closed at `at`: stores their last_seen and
+     * returns where their offline goes, in one statement (shared by the users
+     * going offline together).
+     */
+    wentOffline: (userId: number, at: Date): Promise<PresenceAudience> => offlineReads.read(userId, at),
 
     /**
      * Everything a socket needs to start, in one statement at most (shared

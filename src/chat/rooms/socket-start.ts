@@ -68,62 +68,87 @@ function toStart(row: StartRow): SocketStart {
   }
 }
 
-/** Socket starts waiting for a statement at most, and statements in flight at most. */
+/** Reads waiting for a statement at most, and statements in flight at most. */
 export const SocketStartLimits = { batchMax: 500, inFlightMax: 2 } as const
 
-type Waiter = { userId: number; sid: string | null; resolve: (s: SocketStart | null) => void; reject: (e: unknown) => void }
-
 /**
- * Socket starts, one statement each at most and fewer in a storm: a start
+ * Reads of one kind, one statement each at most and fewer under load: a read
  * asked while `inFlightMax` statements are running waits for the next one,
- * which reads every waiting start together (up to `batchMax`). At idle a
- * start runs at once, alone; under a connect storm the statements stay few
- * and large instead of one per socket. `read` resolves null for a user that
- * does not exist.
+ * which serves every waiting read together (up to `batchMax`). At idle a read
+ * runs at once, alone; in a storm the statements stay few and large instead
+ * of one per socket. `run` answers the keys in order.
  */
-export function createSocketStarts(database: Database, limits: { batchMax: number; inFlightMax: number } = SocketStartLimits) {
+export function batched<K, V>(run: (keys: K[]) => Promise<V[]>, limits: { batchMax: number; inFlightMax: number } = SocketStartLimits) {
+  type Waiter = { key: K; resolve: (v: V) => void; reject: (e: unknown) => void }
   let queue: Waiter[] = []
   let inFlight = 0
-  /** statements run, for tests */
   let statements = 0
 
   function pump() {
     while (inFlight < limits.inFlightMax && queue.length > 0) {
-      const batch = queue.length <= limits.batchMax ? queue : queue.slice(0, limits.batchMax)
+      const batch = queue.slice(0, limits.batchMax)
       queue = queue.length <= limits.batchMax ? [] : queue.slice(limits.batchMax)
       inFlight++
       statements++
-      run(batch).finally(() => {
+      run(batch.map((w) => w.key)).then(
+        (values) => batch.forEach((w, i) => w.resolve(values[i]!)),
+        (err) => batch.forEach((w) => w.reject(err)),
+      ).finally(() => {
         inFlight--
         pump()
       })
     }
   }
 
-  async function run(batch: Waiter[]) {
-    try {
-      const keys = JSON.stringify(batch.map((w, i) => ({ i, u: w.userId, s: w.sid })))
-      const rows = await database.rows<StartRow>(startStatement(keys))
-      const found: (SocketStart | null)[] = batch.map(() => null)
-      for (const row of rows) found[Number(row.i)] = toStart(row)
-      batch.forEach((w, i) => w.resolve(found[i]!))
-    } catch (err) {
-      for (const w of batch) w.reject(err)
-    }
-  }
-
   return {
-    read(userId: number, sid: string | null): Promise<SocketStart | null> {
+    read(key: K): Promise<V> {
       return new Promise((resolve, reject) => {
-        queue.push({ userId, sid, resolve, reject })
+        queue.push({ key, resolve, reject })
         pump()
       })
     },
+    /** statements run so far */
     get statements() {
       return statements
     },
   }
 }
+
+/** Socket starts, batched: `read` resolves null for a user that does not exist. */
+export function createSocketStarts(database: Database) {
+  const reads = batched<{ userId: number; sid: string | null }, SocketStart | null>(async (keys) => {
+    const rows = await database.rows<StartRow>(startStatement(JSON.stringify(keys.map((k, i) => ({ i, u: k.userId, s: k.sid })))))
+    const found: (SocketStart | null)[] = keys.map(() => null)
+    for (const row of rows) found[Number(row.i)] = toStart(row)
+    return found
+  })
+  return { read: (userId: number, sid: string | null) => reads.read({ userId, sid }) }
+}
+
+/**
+ * Users who went offline, batched like socket starts: one statement stores
+ * each one's last_seen and reads where their presence goes (rooms and spaces
+ * with member counts), so a disconnect storm is not two statements per user.
+ */
+export function createOfflineReads(database: Database) {
+  const reads = batched<{ userId: number; at: string }, PresenceAudience>(async (keys) => {
+    const rows = await database.rows<{ i: number; rooms: unknown; spaces: unknown }>(sql`with k as (
+        select * from json_to_recordset(${JSON.stringify(keys.map((k, i) => ({ i, u: k.userId, at: k.at })))}::json) as k(i int4, u int8, at timestamptz)),
+      seen as (update users set last_seen_at = m.at from (select u, max(at) as at from k group by u) m where users.id = m.u)
+      select k.i,
+        (select coalesce(json_agg(json_build_array(r.id, r.member_count)), '[]'::json)
+           from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = k.u) as rooms,
+        (select coalesce(json_agg(json_build_array(s.id, s.member_count)), '[]'::json)
+           from space_members sm join spaces s on s.id = sm.space_id where sm.user_id = k.u) as spaces
+      from k`)
+    const out: PresenceAudience[] = keys.map(() => ({ rooms: [], spaces: [] }))
+    for (const row of rows) out[Number(row.i)] = { rooms: pairs(row.rooms), spaces: pairs(row.spaces) }
+    return out
+  })
+  return { read: (userId: number, at: Date) => reads.read({ userId, at: at.toISOString() }) }
+}
+
+const pairs = (v: unknown) => json<[number, number][]>(v ?? '[]').map(([id, members]) => ({ id: Number(id), members: Number(members) }))
 
 /** Where the user's presence goes (rooms and spaces with member counts), in one statement. */
 export async function readPresenceAudience(database: Database, userId: number): Promise<PresenceAudience> {
@@ -132,6 +157,5 @@ export async function readPresenceAudience(database: Database, userId: number): 
          from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = ${userId}) as rooms,
       (select coalesce(json_agg(json_build_array(s.id, s.member_count)), '[]'::json)
          from space_members sm join spaces s on s.id = sm.space_id where sm.user_id = ${userId}) as spaces`)
-  const pairs = (v: unknown) => json<[number, number][]>(v ?? '[]').map(([id, members]) => ({ id: Number(id), members: Number(members) }))
   return { rooms: pairs(row?.rooms), spaces: pairs(row?.spaces) }
 }
