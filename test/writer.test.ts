@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { openDatabase, type Database } from '../src/db/client'
-import { roomMembers, rooms, users } from '../src/db/schema'
+import { roomMembers, rooms, spaceMembers, spaces, users } from '../src/db/schema'
 import { createMessageWriter, type WriteRequest, type WriterOptions } from '../src/db/writer'
+import { PROBE_BATCH_MAX, writeBatchInOneStatement } from '../src/db/writer/statements'
+import type { Outcome, Pending } from '../src/db/writer/types'
 import { AppError } from '../src/lib/errors'
 import { silentLogger } from '../src/lib/logger'
 import { backend, PG_URL, testDatabase, until } from './helpers'
@@ -331,5 +333,55 @@ describe(`writer lanes on ${backend}`, () => {
       expect(mine).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
     }
     await w.close()
+  })
+
+  test('the index-probe and set-based forms of the batch statement give the same outcomes and rows', async () => {
+    /** Fresh rooms (a group room, a space's channel), the same batch, one form; what came back and what was written. */
+    async function runWith(probe: boolean) {
+      const [group] = await makeRooms(1)
+      const [sp] = await database.db.insert(spaces).values({ name: 's', maxMembers: 100 }).returning()
+      const [channel] = await database.db.insert(rooms).values({ type: 'channel', name: 'c', maxMembers: 100, spaceId: sp!.id }).returning()
+      // channel audience = space members: users 0 and 1 (user 2 has only a stale read-mark row, which does not count)
+      await database.db.insert(spaceMembers).values([{ spaceId: sp!.id, userId: userIds[0]! }, { spaceId: sp!.id, userId: userIds[1]! }])
+      await database.db.insert(roomMembers).values({ roomId: channel!.id, userId: userIds[2]! })
+      const g = group!, c = channel!.id
+      const [elsewhere] = await makeRooms(1)
+      const w = createMessageWriter(database, opts())
+      const foreign = await w.submit(text(elsewhere!, userIds[0]!, 'elsewhere'))
+      await w.close()
+      const reqs: WriteRequest[] = [
+        text(g, userIds[0]!, 'a', { clientMsgId: 'k' }),
+        text(c, userIds[1]!, 'channel ok'),
+        text(g, userIds[0]!, 'a again', { clientMsgId: 'k' }),
+        text(c, userIds[2]!, 'not in the space'),
+        text(99_999_999, userIds[0]!, 'no room'),
+        text(g, userIds[1]!, 'bad reply', { replyToId: foreign.row.id }),
+        text(c, userIds[0]!, 'channel ok too'),
+        text(g, userIds[1]!, 'b'),
+      ]
+      expect(reqs.length).toBeLessThanOrEqual(PROBE_BATCH_MAX)
+      const batch: Pending[] = reqs.map((req) => ({ req, resolve: () => {}, reject: () => {} }))
+      const out: Outcome[] = await writeBatchInOneStatement(database, batch, crypto.randomUUID(), probe)
+      const shape = out.map((o) => (o instanceof AppError ? o.code : `${o.status} ${o.row.content} seq ${o.row.seq} ${o.row.nickname}`))
+      const marks = await database.rows<{ room_id: number; user_id: number; last_read_seq: number }>(
+        sql`select room_id, user_id, last_read_seq from room_members where room_id in (${g}, ${c}) and last_read_seq > 0 order by room_id, user_id`,
+      )
+      const [counts] = await database.rows<{ queued: number; last: string }>(sql`
+        select (select count(*)::int from search_queue q join messages m on m.id = q.message_id where m.room_id in (${g}, ${c})) as queued,
+          (select string_agg(last_seq::text, ',' order by id) from rooms where id in (${g}, ${c})) as last`)
+      return { shape, marks: marks.map((m) => [m.room_id === g ? 'g' : 'c', userIds.indexOf(Number(m.user_id)), Number(m.last_read_seq)]), counts }
+    }
+    const probe = await runWith(true)
+    const setBased = await runWith(false)
+    expect(probe).toEqual(setBased)
+    expect(probe.shape).toEqual([
+      'created a seq 1 w0', 'created channel ok seq 1 w1', 'duplicate a seq 1 w0', 'not_member', 'not_found', 'validation',
+      'created channel ok too seq 2 w0', 'created b seq 2 w1',
+    ])
+    expect(probe.marks).toEqual([['g', 0, 1], ['g', 1, 2], ['c', 0, 2], ['c', 1, 1]])
+    expect(probe.counts).toEqual({ queued: 4, last: '2,2' })
+    // the probe form refuses a batch its limit would cut short
+    const tooMany = Array.from({ length: PROBE_BATCH_MAX + 1 }, (): Pending => ({ req: text(1, userIds[0]!, 'x'), resolve: () => {}, reject: () => {} }))
+    await expect(writeBatchInOneStatement(database, tooMany, crypto.randomUUID(), true)).rejects.toThrow('at most')
   })
 })
