@@ -86,6 +86,47 @@ describe(`writer on ${backend}`, () => {
     await w.close()
   })
 
+  test('adaptive flush: at idle a message commits at once; while a batch commits, arrivals gather into the next one', async () => {
+    const [roomId] = await makeRooms(1)
+    // the timer would wait ten minutes: only the idle path and the commit loop can finish this test
+    let hold: (() => void) | null = null
+    let held = false
+    const gate = new Promise<void>((r) => (hold = r))
+    // a real database; the second batch statement waits at the gate until the test has queued the rest
+    let statements = 0
+    const gated: Database = {
+      ...database,
+      rowsPrepared: async <T,>(q: Parameters<Database['rowsPrepared']>[0]) => {
+        if (++statements === 2) {
+          held = true
+          await gate
+        }
+        return database.rowsPrepared<T>(q)
+      },
+    }
+    const w = createMessageWriter(gated, opts({ flushMs: 600_000, lanes: 1 }))
+    expect((await w.submit(text(roomId!, userIds[0]!, 'alone'))).row.seq).toBe(1)
+    await w.drain()
+    expect(w.stats.lastBatchSizes).toEqual([1])
+    const second = w.submit(text(roomId!, userIds[0]!, 'in flight'))
+    await until(() => held, 15_000, 'the second batch in flight')
+    expect(w.busy).toBe(true)
+    const rest: Promise<unknown>[] = []
+    for (let i = 0; i < 30; i++) {
+      rest.push(w.submit(text(roomId!, userIds[1]!, `gathered ${i}`)))
+      // arrivals spread over several ticks, as from sockets
+      if (i % 10 === 9) await Bun.sleep(0)
+    }
+    expect(w.stats.queued).toBe(30)
+    hold!()
+    await Promise.all([second, ...rest])
+    await w.drain()
+    expect(w.stats.lastBatchSizes).toEqual([1, 1, 30])
+    expect(await seqsOf(roomId!)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1))
+    expect(w.busy).toBe(false)
+    await w.close()
+  })
+
   test('FLUSH_MS flushes a batch smaller than BATCH_MAX', async () => {
     const [roomId] = await makeRooms(1)
     const w = createMessageWriter(database, opts({ batchMax: 1000, flushMs: 20 }))
