@@ -22,6 +22,16 @@ export type GeneratorOptions = {
   logDir: string
   /** hard bound on a worker's life */
   maxLifetimeMs: number
+  /**
+   * Loopback source addresses the sockets connect from (127.0.0.2, 127.0.0.3, …), each with its own
+   * ~28k ephemeral ports; default 4. 0: the kernel picks (127.0.0.1).
+   */
+  sourceAddresses?: number
+}
+
+/** `count` loopback source addresses from 127.0.0.2 on. */
+export function sourceAddresses(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
 }
 
 export type ConnectResult = {
@@ -75,6 +85,8 @@ export type RoundResult = {
   timeline: { sec: number[]; deliveries: number[]; sent: number[]; p99: number[] }
   maxSendLagMs: number
   closed: Record<string, number>
+  /** frames received over the round by type (message.created includes stale ones) */
+  frames: Record<string, number>
   /** generator CPU seconds (all workers) during the round */
   generatorCpuSec: number
   /** wall ms of the window */
@@ -156,6 +168,7 @@ export class LoadGenerator {
       connectConcurrency: Math.max(16, Math.floor((this.opts.connectConcurrency ?? 2000) / n)),
       connectTimeoutMs: this.opts.connectTimeoutMs ?? 15_000,
       maxLifetimeMs: this.opts.maxLifetimeMs,
+      sourceAddresses: sourceAddresses(this.opts.sourceAddresses ?? 4),
     }))
     await hello
   }
@@ -201,6 +214,19 @@ export class LoadGenerator {
       ratePerSec: Math.round((connected + badRefused) / durationSec), durationSec: round3(durationSec),
       latency: hist.summary(), rooms,
     }
+  }
+
+  /** Frames received so far by type (all workers, since they started), and sockets open now. */
+  async counts(): Promise<{ frames: Record<string, number>; open: number }> {
+    const p = this.collect('counts', 10_000)
+    this.broadcast({ kind: 'counts' })
+    const frames: Record<string, number> = {}
+    let open = 0
+    for (const r of await p) {
+      open += r.open
+      for (const [k, v] of Object.entries(r.frames)) frames[k] = (frames[k] ?? 0) + v
+    }
+    return { frames, open }
   }
 
   /** One send round on every worker, then a drain, then the merged figures. */
@@ -261,6 +287,7 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
   const ack = new Histogram()
   const sendErrors: Record<string, number> = {}
   const closed: Record<string, number> = {}
+  const frames: Record<string, number> = {}
   const roomAcked = new Map<number, number>()
   const roomRecv = new Map<number, [number, number]>()
   const tl = { deliveries: [] as number[], sent: [] as number[], lat: [] as Histogram[] }
@@ -283,6 +310,7 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
     ack.merge(r.ackHist)
     for (const [k, v] of Object.entries(r.sendErrors)) sendErrors[k] = (sendErrors[k] ?? 0) + v
     for (const [code, n] of r.closed) closed[code] = (closed[code] ?? 0) + n
+    for (const [k, v] of Object.entries(r.frames)) frames[k] = (frames[k] ?? 0) + v
     for (const [id, n] of r.roomAcked) roomAcked.set(id, (roomAcked.get(id) ?? 0) + n)
     for (const [id, socks, uniq] of r.roomReceived) {
       const cur = roomRecv.get(id) ?? [0, 0]
@@ -321,6 +349,7 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
     },
     maxSendLagMs: round3(lag),
     closed,
+    frames,
     generatorCpuSec: round3(cpu),
     windowStart,
     windowEnd,

@@ -35,6 +35,8 @@ export type RoundFigures = Omit<RoundResult, 'latHist' | 'windowStart' | 'window
   serverCpuPct: number
   /** generator (all workers) CPU over the window, % of one core */
   generatorCpuPct: number
+  /** generator CPU over the window per delivery received in it, µs (all workers; their sends included) */
+  generatorUsPerDelivery: number
   /** everything else on the machine over the window (other processes, kernel), % of one core */
   otherCpuPct: number
   /** [s since the window start, MiB] */
@@ -150,11 +152,12 @@ export async function runLoad(t: Target, p: LoadParams, logDir: string, seeded?:
       const pct = (x: number) => Math.round((x / ((windowEnd - windowStart) / 1000)) * 100)
       const fig: RoundFigures = {
         ...rest, rate, serverCpuSec: round2(cpu), serverCpuPct: pct(cpu), generatorCpuPct: pct(genCpu),
+        generatorUsPerDelivery: r.windowDeliveries ? round2((genCpu * 1e6) / r.windowDeliveries) : 0,
         otherCpuPct: Math.max(0, pct(boxCpu - cpu - genCpu)),
         serverRssEnd: mon.sample()[2], latencyCdf: latHist.cdf(), rssTimeline: mon.rssSeries(windowStart, windowEnd),
       }
       rounds.push(fig)
-      log(`${t.label}: rate ${p.inflight ? `closed loop ×${p.inflight}` : `${rate}/s/sender`}: ${fig.deliveriesPerSec} deliveries/s, ${fig.ackedPerSec} acked/s, p99 ${fig.latency.p99} ms, lost ${fig.lost}, dup ${fig.dups}, ooo ${fig.outOfOrder}, errors ${JSON.stringify(fig.sendErrors)}, server CPU ${fig.serverCpuPct}%, generator ${fig.generatorCpuPct}%, other ${fig.otherCpuPct}%`)
+      log(`${t.label}: rate ${p.inflight ? `closed loop ×${p.inflight}` : `${rate}/s/sender`}: ${fig.deliveriesPerSec} deliveries/s, ${fig.ackedPerSec} acked/s, p99 ${fig.latency.p99} ms, lost ${fig.lost}, dup ${fig.dups}, ooo ${fig.outOfOrder}, errors ${JSON.stringify(fig.sendErrors)}, server CPU ${fig.serverCpuPct}%, generator ${fig.generatorCpuPct}% (${fig.generatorUsPerDelivery} µs/delivery), other ${fig.otherCpuPct}%`)
       if (p.stopP99Ms !== undefined && (fig.latency.p99 > p.stopP99Ms || fig.lost > 0)) break
     }
     return {
