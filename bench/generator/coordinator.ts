@@ -156,7 +156,10 @@ export class LoadGenerator {
     for (let i = 0; i < n; i++) {
       this.workers.push(spawnManaged({
         name: `worker-${i}`,
-        cmd: ['bun', join(import.meta.dir, 'worker.ts')],
+        // BENCH_GEN_PROF=dir: a CPU profile of each worker, written when it exits
+        cmd: process.env.BENCH_GEN_PROF
+          ? ['bun', '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_GEN_PROF}`, join(import.meta.dir, 'worker.ts')]
+          : ['bun', join(import.meta.dir, 'worker.ts')],
         logFile: join(this.opts.logDir, `worker-${i}.log`),
         ipc: (m) => this.onMessage(m as WorkerMessage),
       }))
