@@ -87,6 +87,8 @@ export type RoundResult = {
   closed: Record<string, number>
   /** frames received over the round by type (message.created includes stale ones) */
   frames: Record<string, number>
+  /** mean size of a message.created frame's payload, bytes (0: none read by the byte scan) */
+  createdFrameBytes: number
   /** generator CPU seconds (all workers) during the round */
   generatorCpuSec: number
   /** wall ms of the window */
@@ -298,6 +300,7 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
     while (arr.length <= i) arr.push(0)
     arr[i]! += v
   }
+  let createdBytes = 0
   let sent = 0, acked = 0, unacked = 0, deliveries = 0, dups = 0, ooo = 0, stale = 0, win = 0, lag = 0
   for (const r of reports) {
     sent += r.sent
@@ -314,6 +317,8 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
     for (const [k, v] of Object.entries(r.sendErrors)) sendErrors[k] = (sendErrors[k] ?? 0) + v
     for (const [code, n] of r.closed) closed[code] = (closed[code] ?? 0) + n
     for (const [k, v] of Object.entries(r.frames)) frames[k] = (frames[k] ?? 0) + v
+    createdBytes += r.createdBytes
+    createdBytes += r.createdBytes
     for (const [id, n] of r.roomAcked) roomAcked.set(id, (roomAcked.get(id) ?? 0) + n)
     for (const [id, socks, uniq] of r.roomReceived) {
       const cur = roomRecv.get(id) ?? [0, 0]
@@ -353,6 +358,7 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
     maxSendLagMs: round3(lag),
     closed,
     frames,
+    createdFrameBytes: frames['message.created'] ? Math.round(createdBytes / frames['message.created']) : 0,
     generatorCpuSec: round3(cpu),
     windowStart,
     windowEnd,

@@ -119,6 +119,8 @@ export type RoundReport = {
   roomReceived: [number, number, number][]
   /** frames received this round, by type */
   frames: Record<string, number>
+  /** payload bytes of the message.created frames read by the byte scan (our frame shape) */
+  createdBytes: number
   /** per second from t0 */
   timeline: { deliveries: number[]; sent: number[]; lat: HistData[] }
   /** how far the send schedule fell behind at worst, ms */

@@ -232,6 +232,7 @@ function onChat(s: Sock, buf: Buffer, start: number, end: number): void {
     if (len === 15 && buf[t] === 109 && buf[t + 8] === 99) {
       createdTotal++
       stats.created++
+      stats.createdBytes += end - start
       const k = buf.indexOf(SEQ_KEY, q)
       const seq = k < 0 || k >= end ? 0 : intAt(buf, k + SEQ_KEY.length, end)
       const c = buf.indexOf(CONTENT_KEY, q)
@@ -374,6 +375,8 @@ function freshStats() {
     lastDeliveryAt: 0,
     /** message.created frames this round (stale ones too) */
     created: 0,
+    /** their payload bytes */
+    createdBytes: 0,
     /** other frames this round, by type */
     frames: {} as Record<string, number>,
   }
@@ -559,6 +562,7 @@ function roundReport(): RoundReport {
     roomAcked: [...stats.roomAcked],
     roomReceived: [...rooms].map(([id, [n, u]]) => [id, n, u]),
     frames: { ...stats.frames, 'message.created': stats.created },
+    createdBytes: stats.createdBytes,
     timeline: { deliveries: stats.tlDeliveries, sent: stats.tlSent, lat: stats.tlLat.map((h) => h.toData()) },
     maxSendLagMs: stats.maxSendLagMs,
     closed: [...closedCodes],

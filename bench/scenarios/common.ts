@@ -164,7 +164,7 @@ export async function runLoad(t: Target, p: LoadParams, logDir: string, seeded?:
         serverRssEnd: mon.sample()[2], latencyCdf: latHist.cdf(), rssTimeline: mon.rssSeries(windowStart, windowEnd),
       }
       rounds.push(fig)
-      log(`${t.label}: rate ${p.inflight ? `closed loop ×${p.inflight}` : `${rate}/s/sender`}: ${fig.deliveriesPerSec} deliveries/s, ${fig.ackedPerSec} acked/s, p99 ${fig.latency.p99} ms, lost ${fig.lost}, dup ${fig.dups}, ooo ${fig.outOfOrder}, errors ${JSON.stringify(fig.sendErrors)}, server CPU ${fig.serverCpuPct}%, generator ${fig.generatorCpuPct}% (${fig.generatorUsPerDelivery} µs/delivery, kernel ${fig.generatorSysUsPerDelivery}), other ${fig.otherCpuPct}%`)
+      log(`${t.label}: rate ${p.inflight ? `closed loop ×${p.inflight}` : `${rate}/s/sender`}: ${fig.deliveriesPerSec} deliveries/s, ${fig.ackedPerSec} acked/s, p99 ${fig.latency.p99} ms, frame ${fig.createdFrameBytes} B, lost ${fig.lost}, dup ${fig.dups}, ooo ${fig.outOfOrder}, errors ${JSON.stringify(fig.sendErrors)}, server CPU ${fig.serverCpuPct}%, generator ${fig.generatorCpuPct}% (${fig.generatorUsPerDelivery} µs/delivery, kernel ${fig.generatorSysUsPerDelivery}), other ${fig.otherCpuPct}%`)
       if (p.stopP99Ms !== undefined && (fig.latency.p99 > p.stopP99Ms || fig.lost > 0)) break
     }
     return {
