@@ -29,8 +29,8 @@ export type IdleFigures = {
   /** still open when measured (after the hold) */
   openAtEnd: number
   /** after a full GC, before the sockets and after them; the heap as the process reports it */
-  before: { rss: number; heapUsed: number } | null
-  after: { rss: number; heapUsed: number } | null
+  before: { rss: number; heapUsed: number; heapTotal: number } | null
+  after: { rss: number; heapUsed: number; heapTotal: number } | null
   /** RSS from /proc right after connecting, before the GC (no preload needed) */
   rssNoGc: { before: number; after: number }
   rssPerSocket: number
@@ -43,7 +43,7 @@ export type IdleFigures = {
   connectsPerSec: number
 }
 
-const fieldsOf = (m: MemSnapshot | null) => (m ? { rss: m.rss, heapUsed: m.heapUsed } : null)
+const fieldsOf = (m: MemSnapshot | null) => (m ? { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal } : null)
 
 async function snapshot(t: Target, dir: string): Promise<MemSnapshot | null> {
   // one node; a target without the preload (Node) has none

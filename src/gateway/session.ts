@@ -87,7 +87,6 @@ export const SLOW_DRAIN_MS = 15_000
  * Bun handlers only forward open/message/close here.
  */
 export class Session implements HubMember {
-  readonly sessionId = crypto.randomUUID()
   readonly userId: number
   private user: User | null = null
   /** followed rooms → generation; a newer subscribe or unsubscribe bumps it */
@@ -180,7 +179,7 @@ export class Session implements HubMember {
       id: room.id,
       last_seq: following.has(room.id) ? deps.hub.deliveredSeq(room.id) : room.last_seq,
     }))
-    this.send(frame('ready', { user: { ...user, online: true }, rooms, session_id: this.sessionId, expires_at: this.expiresIso }))
+    this.send(frame('ready', { user: { ...user, online: true }, rooms, session_id: crypto.randomUUID(), expires_at: this.expiresIso }))
     if (this.live) {
       if (options.onlyRoom === null) this.ws.subscribe(userTopic(this.userId))
       for (const roomId of following) this.ws.subscribe(roomTopic(roomId))
