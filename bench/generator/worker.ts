@@ -628,3 +628,5 @@ setInterval(() => {
   if (process.ppid !== parentPid) process.exit(4)
 }, 1000).unref()
 process.on('disconnect', () => process.exit(4))
+// stopped by the coordinator: exit normally (a CPU profile, BENCH_GEN_PROF, is written on exit)
+process.on('SIGTERM', () => process.exit(0))
