@@ -98,12 +98,24 @@ function checkConnectDone(): void {
   if (connectDone && connected + failed + badRefused + badAccepted === sockets.length) connectDone()
 }
 
+/**
+ * BENCH_GEN_FLOOR=1, a diagnostic: deliveries are only counted (no loss, order or latency
+ * accounting), so a run shows the framing's and the kernel's floor per delivery. Its loss
+ * checks fail by design.
+ */
+const FLOOR = process.env.BENCH_GEN_FLOOR === '1'
 /** One object for every socket's events (no closures per socket). */
 const EVENTS: RawWsEvents<Sock> = {
   open() {
     // chat: wait for `ready`; sio: wait for Engine.IO open, then CONNECT
   },
   text(s, _ws, buf, start, end) {
+    if (FLOOR && buf[start + 9] === 109) {
+      const now = wallMs()
+      stats.deliveries++
+      if (now >= windowStart && now < windowEnd) stats.windowDeliveries++
+      return
+    }
     if (protocol === 'chat') onChat(s, buf, start, end)
     else onSio(s, buf.toString('utf8', start, end))
   },
