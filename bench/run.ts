@@ -14,6 +14,7 @@ import { connect } from './scenarios/connect.ts'
 import type { Ctx, Scenario } from './scenarios/context.ts'
 import { cluster } from './scenarios/cluster.ts'
 import { fanout } from './scenarios/fanout.ts'
+import { idle } from './scenarios/idle.ts'
 import { persist } from './scenarios/persist.ts'
 import { roomLimit } from './scenarios/room-limit.ts'
 import { soak } from './scenarios/soak.ts'
@@ -23,7 +24,7 @@ import { search } from './scenarios/search.ts'
 import { sdk } from './scenarios/sdk.ts'
 
 export const SCENARIOS: Record<string, Scenario> = {
-  fanout, channel, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, 'writer-poison': writerPoison, search, sdk,
+  fanout, channel, 'room-limit': roomLimit, connect, persist, cluster, soak, writer, 'writer-poison': writerPoison, search, sdk, idle,
 }
 
 /** Runs one scenario end to end; returns the report and where it was written. */

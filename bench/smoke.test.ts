@@ -37,6 +37,19 @@ describe('bench smoke (our server, memory://)', () => {
     expect(failed(report)).toEqual([])
   }, 240_000)
 
+  test('idle: 200 idle sockets stay open; RSS and JS heap per socket measured after a GC', async () => {
+    const { report } = await runScenario(['idle', '--smoke', '--targets', 'ours', '--db', 'memory', '--out', out])
+    const idle = (report.extra.idle as { target: string; connected: number; openAtEnd: number; heapPerSocket: number | null; after: { rss: number } | null }[])
+      .find((f) => f.target === 'ours')
+    expect(idle).toBeDefined()
+    expect(idle!.connected).toBe(200)
+    expect(idle!.openAtEnd).toBe(200)
+    // the preloaded hook answered: figures after a GC, not the /proc fallback
+    expect(idle!.after?.rss).toBeGreaterThan(0)
+    expect(idle!.heapPerSocket).not.toBeNull()
+    expect(failed(report)).toEqual([])
+  }, 240_000)
+
   test('room-limit: concurrent joins take exactly the free places', async () => {
     const { report } = await runScenario(['room-limit', '--smoke', '--targets', 'ours', '--db', 'memory', '--out', out])
     const limit = (report.extra.limit as { target: string; admitted: number[]; free: number; memberCounts: number[] }[])

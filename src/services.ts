@@ -19,6 +19,7 @@ import { createUsersService } from './chat/users'
 import type { Config } from './config'
 import type { Infrastructure } from './infrastructure'
 import { every } from './lib/every'
+import { createPacer } from './lib/pace'
 import type { Logger } from './lib/logger'
 import { createAuthLimits } from './limits/auth-limits'
 import { PresenceAnnouncer } from './presence/announcer'
@@ -46,7 +47,11 @@ export function createChatServices(infra: Infrastructure, config: Config, log: L
     onLoginRevoked: (userId, sid) => events.revokeLogin(userId, sid),
   })
 
-  const purger = createRoomPurger({ database, files, log })
+  // background work yields to the writer: bounded batches, each after the writer goes idle (or BACKGROUND_MAX_DEFER_MS)
+  const pace = createPacer({
+    busy: () => writer.busy, idle: () => writer.drain(), maxDeferMs: config.BACKGROUND_MAX_DEFER_MS, pauseMs: config.BACKGROUND_PAUSE_MS,
+  })
+  const purger = createRoomPurger({ database, files, log, pace })
   const purgeSoon = () => void purger.kick().catch((err) => log.warn('room purge failed', { error: err }))
   const rooms = createRoomsService({ database, users, events, maxRoomMembers: config.MAX_ROOM_MEMBERS, attachmentUrl, purgeSoon })
   const spaces = createSpacesService({ database, users, rooms, events, maxSpaceMembers: config.MAX_SPACE_MEMBERS, purgeSoon })
@@ -55,9 +60,9 @@ export function createChatServices(infra: Infrastructure, config: Config, log: L
     attachmentUrl, files,
     onPublished: metrics.histogram('chat_commit_to_publish_seconds', 'commit → publish of a message.created, seconds'),
   })
-  const search = createSearch(database, view)
+  const search = createSearch(database, view, { pace })
   const reactions = createReactionsService({ database, requireMember: rooms.requireMember, events, view })
-  const settings = createSettingsService(database, rooms, files, log)
+  const settings = createSettingsService(database, rooms, files, log, pace)
 
   // this node's presence announcements: coalesced per user, large rooms only on request
   const announcer = new PresenceAnnouncer({

@@ -10,8 +10,8 @@ setDefaultTimeout(60_000)
 /**
  * Group commit, counted in statements: the writer's batch is one statement
  * (`insert into messages …` with its CTEs) per transaction, so statements per
- * message is the inverse of the batch size. A lone message at idle commits at
- * once in its own batch (1 per message: nothing to wait for); a burst shares
+ * message is the inverse of the batch size. Adaptive flush: a lone message at idle commits at
+ * once in its own batch (1 per message, no FLUSH_MS wait); a burst gathers while a batch commits and shares
  * batches (far below 1). Postgres only: the driver reports each statement.
  */
 describe.if(!!PG_URL)('writer statements per message (Postgres, counted by the driver)', () => {

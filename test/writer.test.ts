@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { openDatabase, type Database } from '../src/db/client'
-import { roomMembers, rooms, users } from '../src/db/schema'
+import { roomMembers, rooms, spaceMembers, spaces, users } from '../src/db/schema'
 import { createMessageWriter, type WriteRequest, type WriterOptions } from '../src/db/writer'
+import { PROBE_BATCH_MAX, writeBatchInOneStatement } from '../src/db/writer/statements'
+import type { Outcome, Pending } from '../src/db/writer/types'
 import { AppError } from '../src/lib/errors'
 import { silentLogger } from '../src/lib/logger'
 import { backend, PG_URL, testDatabase, until } from './helpers'
@@ -81,6 +83,47 @@ describe(`writer on ${backend}`, () => {
     const r = await Promise.all(Array.from({ length: 5 }, (_, i) => w.submit(text(roomId!, userIds[0]!, `f${i}`))))
     expect(r).toHaveLength(5)
     expect(w.stats.batches).toBe(1)
+    await w.close()
+  })
+
+  test('adaptive flush: at idle a message commits at once; while a batch commits, arrivals gather into the next one', async () => {
+    const [roomId] = await makeRooms(1)
+    // the timer would wait ten minutes: only the idle path and the commit loop can finish this test
+    let hold: (() => void) | null = null
+    let held = false
+    const gate = new Promise<void>((r) => (hold = r))
+    // a real database; the second batch statement waits at the gate until the test has queued the rest
+    let statements = 0
+    const gated: Database = {
+      ...database,
+      rowsPrepared: async <T,>(q: Parameters<Database['rowsPrepared']>[0]) => {
+        if (++statements === 2) {
+          held = true
+          await gate
+        }
+        return database.rowsPrepared<T>(q)
+      },
+    }
+    const w = createMessageWriter(gated, opts({ flushMs: 600_000, lanes: 1 }))
+    expect((await w.submit(text(roomId!, userIds[0]!, 'alone'))).row.seq).toBe(1)
+    await w.drain()
+    expect(w.stats.lastBatchSizes).toEqual([1])
+    const second = w.submit(text(roomId!, userIds[0]!, 'in flight'))
+    await until(() => held, 15_000, 'the second batch in flight')
+    expect(w.busy).toBe(true)
+    const rest: Promise<unknown>[] = []
+    for (let i = 0; i < 30; i++) {
+      rest.push(w.submit(text(roomId!, userIds[1]!, `gathered ${i}`)))
+      // arrivals spread over several ticks, as from sockets
+      if (i % 10 === 9) await Bun.sleep(0)
+    }
+    expect(w.stats.queued).toBe(30)
+    hold!()
+    await Promise.all([second, ...rest])
+    await w.drain()
+    expect(w.stats.lastBatchSizes).toEqual([1, 1, 30])
+    expect(await seqsOf(roomId!)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1))
+    expect(w.busy).toBe(false)
     await w.close()
   })
 
@@ -331,5 +374,55 @@ describe(`writer lanes on ${backend}`, () => {
       expect(mine).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
     }
     await w.close()
+  })
+
+  test('the index-probe and set-based forms of the batch statement give the same outcomes and rows', async () => {
+    /** Fresh rooms (a group room, a space's channel), the same batch, one form; what came back and what was written. */
+    async function runWith(probe: boolean) {
+      const [group] = await makeRooms(1)
+      const [sp] = await database.db.insert(spaces).values({ name: 's', maxMembers: 100 }).returning()
+      const [channel] = await database.db.insert(rooms).values({ type: 'channel', name: 'c', maxMembers: 100, spaceId: sp!.id }).returning()
+      // channel audience = space members: users 0 and 1 (user 2 has only a stale read-mark row, which does not count)
+      await database.db.insert(spaceMembers).values([{ spaceId: sp!.id, userId: userIds[0]! }, { spaceId: sp!.id, userId: userIds[1]! }])
+      await database.db.insert(roomMembers).values({ roomId: channel!.id, userId: userIds[2]! })
+      const g = group!, c = channel!.id
+      const [elsewhere] = await makeRooms(1)
+      const w = createMessageWriter(database, opts())
+      const foreign = await w.submit(text(elsewhere!, userIds[0]!, 'elsewhere'))
+      await w.close()
+      const reqs: WriteRequest[] = [
+        text(g, userIds[0]!, 'a', { clientMsgId: 'k' }),
+        text(c, userIds[1]!, 'channel ok'),
+        text(g, userIds[0]!, 'a again', { clientMsgId: 'k' }),
+        text(c, userIds[2]!, 'not in the space'),
+        text(99_999_999, userIds[0]!, 'no room'),
+        text(g, userIds[1]!, 'bad reply', { replyToId: foreign.row.id }),
+        text(c, userIds[0]!, 'channel ok too'),
+        text(g, userIds[1]!, 'b'),
+      ]
+      expect(reqs.length).toBeLessThanOrEqual(PROBE_BATCH_MAX)
+      const batch: Pending[] = reqs.map((req) => ({ req, resolve: () => {}, reject: () => {} }))
+      const out: Outcome[] = await writeBatchInOneStatement(database, batch, crypto.randomUUID(), probe)
+      const shape = out.map((o) => (o instanceof AppError ? o.code : `${o.status} ${o.row.content} seq ${o.row.seq} ${o.row.nickname}`))
+      const marks = await database.rows<{ room_id: number; user_id: number; last_read_seq: number }>(
+        sql`select room_id, user_id, last_read_seq from room_members where room_id in (${g}, ${c}) and last_read_seq > 0 order by room_id, user_id`,
+      )
+      const [counts] = await database.rows<{ queued: number; last: string }>(sql`
+        select (select count(*)::int from search_queue q join messages m on m.id = q.message_id where m.room_id in (${g}, ${c})) as queued,
+          (select string_agg(last_seq::text, ',' order by id) from rooms where id in (${g}, ${c})) as last`)
+      return { shape, marks: marks.map((m) => [m.room_id === g ? 'g' : 'c', userIds.indexOf(Number(m.user_id)), Number(m.last_read_seq)]), counts }
+    }
+    const probe = await runWith(true)
+    const setBased = await runWith(false)
+    expect(probe).toEqual(setBased)
+    expect(probe.shape).toEqual([
+      'created a seq 1 w0', 'created channel ok seq 1 w1', 'duplicate a seq 1 w0', 'not_member', 'not_found', 'validation',
+      'created channel ok too seq 2 w0', 'created b seq 2 w1',
+    ])
+    expect(probe.marks).toEqual([['g', 0, 1], ['g', 1, 2], ['c', 0, 2], ['c', 1, 1]])
+    expect(probe.counts).toEqual({ queued: 4, last: '2,2' })
+    // the probe form refuses a batch its limit would cut short
+    const tooMany = Array.from({ length: PROBE_BATCH_MAX + 1 }, (): Pending => ({ req: text(1, userIds[0]!, 'x'), resolve: () => {}, reject: () => {} }))
+    await expect(writeBatchInOneStatement(database, tooMany, crypto.randomUUID(), true)).rejects.toThrow('at most')
   })
 })

@@ -5,7 +5,14 @@
  * It speaks the frames of API.md (ready, message.send → ack + message.created)
  * and the REST calls the bench seeds with, so the same generator drives it.
  *
- * env: PORT, HOST (loopback only), MAX_ROOM_MEMBERS (default 100).
+ * BARE_FRAME picks what it publishes:
+ * - `message` (default): a `message.created` frame of the same shape and size
+ *   as our server's (every field of API.md's Message), so that a latency or
+ *   CPU ratio against it isolates the server's own work, not frame size;
+ * - `minimal`: `{"type":"message.created","message":{"room_id","seq","content"}}`
+ *   only (the cheapest frame the generator still counts), for comparison.
+ *
+ * env: PORT, HOST (loopback only), MAX_ROOM_MEMBERS (default 100), BARE_FRAME.
  */
 import type { ServerWebSocket } from 'bun'
 
@@ -13,6 +20,8 @@ const port = Number(process.env.PORT ?? 3100)
 const host = process.env.HOST ?? '127.0.0.1'
 if (!host.startsWith('127.')) throw new Error(`HOST must be a loopback address, not ${host}`)
 const maxMembers = Number(process.env.MAX_ROOM_MEMBERS ?? 100)
+const frameKind = process.env.BARE_FRAME ?? 'message'
+if (frameKind !== 'message' && frameKind !== 'minimal') throw new Error(`BARE_FRAME: message or minimal, not ${frameKind}`)
 
 type User = { id: number; email: string; nickname: string }
 type Room = { id: number; name: string; seq: number; members: Set<number>; createdBy: number }
@@ -125,13 +134,15 @@ const server = Bun.serve<Data>({
         type: 'text', content: f.content, reply_to_id: null, attachment: null, reactions: [],
         client_msg_id: f.client_msg_id ?? null, created_at: new Date().toISOString(), edited_at: null, deleted: false,
       }
-      server.publish(`room:${room.id}`, JSON.stringify({ type: 'message.created', message }))
+      server.publish(`room:${room.id}`, frameKind === 'message'
+        ? JSON.stringify({ type: 'message.created', message })
+        : JSON.stringify({ type: 'message.created', message: { room_id: room.id, seq: message.seq, content: f.content } }))
       ws.send(JSON.stringify({ type: 'ack', client_msg_id: f.client_msg_id, message }))
     },
   },
 })
 
-console.log(`bare-bun baseline on ${host}:${server.port}`)
+console.log(`bare-bun baseline on ${host}:${server.port}, BARE_FRAME=${frameKind}`)
 process.on('SIGTERM', () => {
   server.stop(true)
   process.exit(0)

@@ -22,6 +22,16 @@ export type GeneratorOptions = {
   logDir: string
   /** hard bound on a worker's life */
   maxLifetimeMs: number
+  /**
+   * Loopback source addresses the sockets connect from (127.0.0.2, 127.0.0.3, …), each with its own
+   * ~28k ephemeral ports; default 4. 0: the kernel picks (127.0.0.1).
+   */
+  sourceAddresses?: number
+}
+
+/** `count` loopback source addresses from 127.0.0.2 on. */
+export function sourceAddresses(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
 }
 
 export type ConnectResult = {
@@ -75,6 +85,10 @@ export type RoundResult = {
   timeline: { sec: number[]; deliveries: number[]; sent: number[]; p99: number[] }
   maxSendLagMs: number
   closed: Record<string, number>
+  /** frames received over the round by type (message.created includes stale ones) */
+  frames: Record<string, number>
+  /** mean size of a message.created frame's payload, bytes (0: none read by the byte scan) */
+  createdFrameBytes: number
   /** generator CPU seconds (all workers) during the round */
   generatorCpuSec: number
   /** wall ms of the window */
@@ -144,7 +158,10 @@ export class LoadGenerator {
     for (let i = 0; i < n; i++) {
       this.workers.push(spawnManaged({
         name: `worker-${i}`,
-        cmd: ['bun', join(import.meta.dir, 'worker.ts')],
+        // BENCH_GEN_PROF=dir: a CPU profile of each worker, written when it exits
+        cmd: process.env.BENCH_GEN_PROF
+          ? ['bun', '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_GEN_PROF}`, join(import.meta.dir, 'worker.ts')]
+          : ['bun', join(import.meta.dir, 'worker.ts')],
         logFile: join(this.opts.logDir, `worker-${i}.log`),
         ipc: (m) => this.onMessage(m as WorkerMessage),
       }))
@@ -156,6 +173,7 @@ export class LoadGenerator {
       connectConcurrency: Math.max(16, Math.floor((this.opts.connectConcurrency ?? 2000) / n)),
       connectTimeoutMs: this.opts.connectTimeoutMs ?? 15_000,
       maxLifetimeMs: this.opts.maxLifetimeMs,
+      sourceAddresses: sourceAddresses(this.opts.sourceAddresses ?? 4),
     }))
     await hello
   }
@@ -201,6 +219,19 @@ export class LoadGenerator {
       ratePerSec: Math.round((connected + badRefused) / durationSec), durationSec: round3(durationSec),
       latency: hist.summary(), rooms,
     }
+  }
+
+  /** Frames received so far by type (all workers, since they started), and sockets open now. */
+  async counts(): Promise<{ frames: Record<string, number>; open: number }> {
+    const p = this.collect('counts', 10_000)
+    this.broadcast({ kind: 'counts' })
+    const frames: Record<string, number> = {}
+    let open = 0
+    for (const r of await p) {
+      open += r.open
+      for (const [k, v] of Object.entries(r.frames)) frames[k] = (frames[k] ?? 0) + v
+    }
+    return { frames, open }
   }
 
   /** One send round on every worker, then a drain, then the merged figures. */
@@ -261,6 +292,7 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
   const ack = new Histogram()
   const sendErrors: Record<string, number> = {}
   const closed: Record<string, number> = {}
+  const frames: Record<string, number> = {}
   const roomAcked = new Map<number, number>()
   const roomRecv = new Map<number, [number, number]>()
   const tl = { deliveries: [] as number[], sent: [] as number[], lat: [] as Histogram[] }
@@ -268,6 +300,7 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
     while (arr.length <= i) arr.push(0)
     arr[i]! += v
   }
+  let createdBytes = 0
   let sent = 0, acked = 0, unacked = 0, deliveries = 0, dups = 0, ooo = 0, stale = 0, win = 0, lag = 0
   for (const r of reports) {
     sent += r.sent
@@ -283,6 +316,9 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
     ack.merge(r.ackHist)
     for (const [k, v] of Object.entries(r.sendErrors)) sendErrors[k] = (sendErrors[k] ?? 0) + v
     for (const [code, n] of r.closed) closed[code] = (closed[code] ?? 0) + n
+    for (const [k, v] of Object.entries(r.frames)) frames[k] = (frames[k] ?? 0) + v
+    createdBytes += r.createdBytes
+    createdBytes += r.createdBytes
     for (const [id, n] of r.roomAcked) roomAcked.set(id, (roomAcked.get(id) ?? 0) + n)
     for (const [id, socks, uniq] of r.roomReceived) {
       const cur = roomRecv.get(id) ?? [0, 0]
@@ -321,6 +357,8 @@ function merge(reports: RoundReport[], o: RoundOptions, windowStart: number, win
     },
     maxSendLagMs: round3(lag),
     closed,
+    frames,
+    createdFrameBytes: frames['message.created'] ? Math.round(createdBytes / frames['message.created']) : 0,
     generatorCpuSec: round3(cpu),
     windowStart,
     windowEnd,

@@ -35,6 +35,8 @@ export type WorkerInit = {
   connectTimeoutMs: number
   /** the worker exits on its own after this, whatever happens */
   maxLifetimeMs: number
+  /** loopback addresses to connect from, socket i from [i % length]; empty: the kernel's choice */
+  sourceAddresses: string[]
 }
 
 export type RoundSpec = {
@@ -52,7 +54,11 @@ export type RoundSpec = {
   payload: number
 }
 
-export type CoordinatorMessage = WorkerInit | { kind: 'connect' } | RoundSpec | { kind: 'report'; round: number } | { kind: 'close' }
+export type CoordinatorMessage =
+  | WorkerInit | { kind: 'connect' } | RoundSpec | { kind: 'report'; round: number } | { kind: 'counts' } | { kind: 'close' }
+
+/** Frames received since the worker started, by type, and its sockets open now. */
+export type CountsReport = { kind: 'counts'; workerId: number; frames: Record<string, number>; open: number }
 
 export type ConnectReport = {
   kind: 'connected'
@@ -111,6 +117,10 @@ export type RoundReport = {
   roomAcked: [number, number][]
   /** [room id, sockets open at round start, distinct messages received over those sockets] */
   roomReceived: [number, number, number][]
+  /** frames received this round, by type */
+  frames: Record<string, number>
+  /** payload bytes of the message.created frames read by the byte scan (our frame shape) */
+  createdBytes: number
   /** per second from t0 */
   timeline: { deliveries: number[]; sent: number[]; lat: HistData[] }
   /** how far the send schedule fell behind at worst, ms */
@@ -125,5 +135,6 @@ export type WorkerMessage =
   | ConnectReport
   | RoundStatus
   | RoundReport
+  | CountsReport
   | { kind: 'closed'; workerId: number }
   | { kind: 'fatal'; workerId: number; error: string }

@@ -7,6 +7,7 @@
  */
 import { Histogram } from '../lib/hist.ts'
 import { raiseNoFile, wallMs } from '../lib/procs.ts'
+import { RawWs, type RawWsEvents } from './rawws.ts'
 import type {
   ConnectReport, CoordinatorMessage, Protocol, RoundReport, RoundSpec, SocketSpec, WorkerInit, WorkerMessage,
 } from './types.ts'
@@ -21,7 +22,8 @@ type Pending = { n: number; ts: number }
 
 /** A socket and everything measured on it. */
 class Sock {
-  ws: WebSocket | null = null
+  ws: RawWs<Sock> | null = null
+  timer: Timer | null = null
   ready = false
   done = false
   createdAt = 0
@@ -37,8 +39,9 @@ class Sock {
   n = 0
   nextAt = 0
   ackId = 0
-  pending = new Map<string | number, Pending>()
-  constructor(readonly spec: SocketSpec) {}
+  /** chat: keyed by the message number n; sio: by the ack id */
+  pending = new Map<number, Pending>()
+  constructor(readonly spec: SocketSpec, readonly index: number) {}
 }
 
 let sockets: Sock[] = []
@@ -95,26 +98,47 @@ function checkConnectDone(): void {
   if (connectDone && connected + failed + badRefused + badAccepted === sockets.length) connectDone()
 }
 
+/**
+ * BENCH_GEN_FLOOR=1, a diagnostic: deliveries are only counted (no loss, order or latency
+ * accounting), so a run shows the framing's and the kernel's floor per delivery. Its loss
+ * checks fail by design.
+ */
+const FLOOR = process.env.BENCH_GEN_FLOOR === '1'
+/** One object for every socket's events (no closures per socket). */
+const EVENTS: RawWsEvents<Sock> = {
+  open() {
+    // chat: wait for `ready`; sio: wait for Engine.IO open, then CONNECT
+  },
+  text(s, _ws, buf, start, end) {
+    if (FLOOR && buf[start + 9] === 109) {
+      const now = wallMs()
+      stats.deliveries++
+      if (now >= windowStart && now < windowEnd) stats.windowDeliveries++
+      return
+    }
+    if (protocol === 'chat') onChat(s, buf, start, end)
+    else onSio(s, buf.toString('utf8', start, end))
+  },
+  refused(s, _ws, reason) {
+    if (s.timer) clearTimeout(s.timer)
+    fail(s, reason)
+  },
+  closed(s, _ws, code) {
+    if (s.timer) clearTimeout(s.timer)
+    if (!s.ready) fail(s, `closed ${code} before ready`)
+    else if (!closing) onClosed(s, code)
+    else onClosedAtEnd()
+  },
+}
+
 function open(s: Sock): void {
   s.createdAt = wallMs()
   inFlight++
-  const ws = new WebSocket(s.spec.url)
+  const ws = new RawWs(s, EVENTS)
   s.ws = ws
-  const timer = setTimeout(() => fail(s, 'timeout'), init?.connectTimeoutMs ?? 10_000)
-  ws.onopen = () => {
-    // chat: wait for `ready`; sio: wait for Engine.IO open, then CONNECT
-  }
-  ws.onerror = (ev) => {
-    const msg = (ev as ErrorEvent).message ?? ''
-    const status = /status code: (\d+)/.exec(msg)?.[1]
-    if (!s.ready) fail(s, status ? `http ${status}` : 'error')
-  }
-  ws.onclose = (ev) => {
-    clearTimeout(timer)
-    if (!s.ready) fail(s, `closed ${ev.code} before ready`)
-    else if (!closing) onClosed(s, ev.code)
-  }
-  ws.onmessage = protocol === 'chat' ? (ev) => onChat(s, ev.data as string, timer) : (ev) => onSio(s, ev.data as string, timer)
+  s.timer = setTimeout(() => fail(s, 'timeout'), init?.connectTimeoutMs ?? 10_000)
+  const src = init?.sourceAddresses ?? []
+  ws.connect(s.spec.url, src.length ? src[s.index % src.length] : undefined)
 }
 
 async function connectAll(): Promise<void> {
@@ -164,56 +188,128 @@ type ChatFrame = {
   code?: string
 }
 
-/** The number after `"key":` in a JSON text, or -1. */
-function numberAfter(data: string, key: string): number {
-  const i = data.indexOf(key)
-  if (i < 0) return -1
+/** frames received by type since the worker started (message.created counted apart: it is the hot path) */
+const framesTotal: Record<string, number> = {}
+let createdTotal = 0
+
+const TYPE_AT = Buffer.from('{"type":"')
+const SEQ_KEY = Buffer.from('"seq":')
+const CONTENT_KEY = Buffer.from('"content":"')
+const CMID_KEY = Buffer.from('"client_msg_id":"')
+
+/** The unsigned integer at buf[i…] (digits only), or -1; `numEnd` is where it stopped. */
+let numEnd = 0
+function intAt(buf: Buffer, i: number, end: number): number {
   let v = 0
-  for (let j = i + key.length; j < data.length; j++) {
-    const c = data.charCodeAt(j)
+  let j = i
+  for (; j < end; j++) {
+    const c = buf[j]!
     if (c < 48 || c > 57) break
     v = v * 10 + (c - 48)
+  }
+  numEnd = j
+  return j === i ? -1 : v
+}
+
+/** A decimal number `123.456` at buf[i…]; `numEnd` is where it stopped. */
+function decimalAt(buf: Buffer, i: number, end: number): number {
+  let v = intAt(buf, i, end)
+  if (numEnd < end && buf[numEnd] === 46 /* . */) {
+    let scale = 1
+    let j = numEnd + 1
+    for (; j < end; j++) {
+      const c = buf[j]!
+      if (c < 48 || c > 57) break
+      scale /= 10
+      v += (c - 48) * scale
+    }
+    numEnd = j
   }
   return v
 }
 
-function onChat(s: Sock, data: string, timer: Timer): void {
-  // hot path: a delivery, read without a full parse; our content never holds a quote or a backslash
-  if (data.includes('"type":"message.created"')) {
-    const c = data.indexOf('"content":"')
-    if (c >= 0) {
-      const end = data.indexOf('"', c + 11)
-      onDelivery(s, numberAfter(data, '"seq":'), data.slice(c + 11, end))
+/**
+ * A chat frame, read by scanning its bytes: the type right after `{"type":"`,
+ * and for a delivery only `"seq":` and the content's four numbers
+ * (`sendTs|round|sender|n|`); for an ack only the client_msg_id's numbers.
+ * Anything else (ready, errors, frames not shaped like the server's) is
+ * decoded and parsed in full: they are rare.
+ */
+function onChat(s: Sock, buf: Buffer, start: number, end: number): void {
+  const t = start + TYPE_AT.length
+  if (end - start > t - start + 3 && buf.compare(TYPE_AT, 0, TYPE_AT.length, start, t) === 0) {
+    const q = buf.indexOf(34 /* " */, t)
+    const len = q - t
+    // "message.created": 15 bytes, 'c' at 8 ("message.deleted" has 'd' there)
+    if (len === 15 && buf[t] === 109 && buf[t + 8] === 99) {
+      createdTotal++
+      stats.created++
+      stats.createdBytes += end - start
+      const k = buf.indexOf(SEQ_KEY, q)
+      const seq = k < 0 || k >= end ? 0 : intAt(buf, k + SEQ_KEY.length, end)
+      const c = buf.indexOf(CONTENT_KEY, q)
+      if (c < 0 || c >= end) return
+      let i = c + CONTENT_KEY.length
+      const sendTs = decimalAt(buf, i, end)
+      i = numEnd + 1
+      const rnd = intAt(buf, i, end)
+      i = numEnd + 1
+      const sender = intAt(buf, i, end)
+      i = numEnd + 1
+      const n = intAt(buf, i, end)
+      if (buf[numEnd] !== 124 /* | */) {
+        stats.stale++
+        return
+      }
+      onDelivery(s, seq, sendTs, rnd, sender, n)
       return
     }
+    // "ack": client_msg_id is `${round}.${sender}.${n}`
+    if (len === 3 && buf[t] === 97) {
+      count(framesTotal, 'ack')
+      count(stats.frames, 'ack')
+      const k = buf.indexOf(CMID_KEY, q)
+      if (k >= 0 && k < end) {
+        let i = k + CMID_KEY.length
+        const rnd = intAt(buf, i, end)
+        i = numEnd + 1
+        intAt(buf, i, end)
+        const n = intAt(buf, numEnd + 1, end)
+        if (rnd === roundNo) onAnswer(s, n, null)
+      }
+      return
+    }
+    // presence and the rest: counted by type, parsed only when the accounting needs it
+    const type = buf.toString('latin1', t, q)
+    count(framesTotal, type)
+    count(stats.frames, type)
+    if (type !== 'ready' && type !== 'error' && type !== 'message.created') return
   }
   let f: ChatFrame
   try {
-    f = JSON.parse(data) as ChatFrame
+    f = JSON.parse(buf.toString('utf8', start, end)) as ChatFrame
   } catch {
+    count(framesTotal, 'unparsable')
     return
   }
   switch (f.type) {
     case 'message.created': {
       const m = f.message
-      if (m?.content !== undefined) onDelivery(s, m.seq ?? 0, m.content)
+      if (m?.content !== undefined) onContent(s, m.seq ?? 0, m.content)
       return
     }
-    case 'ack':
-      if (f.client_msg_id !== undefined) onAnswer(s, f.client_msg_id, null)
-      return
     case 'error':
-      if (f.client_msg_id !== undefined) onAnswer(s, f.client_msg_id, f.code ?? 'error')
+      if (f.client_msg_id !== undefined) onAnswer(s, Number(f.client_msg_id.split('.')[2]), f.code ?? 'error')
       else count(frameErrors, f.code ?? 'error')
       return
     case 'ready':
-      clearTimeout(timer)
+      if (s.timer) clearTimeout(s.timer)
       markReady(s)
       return
   }
 }
 
-function onSio(s: Sock, data: string, timer: Timer): void {
+function onSio(s: Sock, data: string): void {
   const c = data.charCodeAt(0)
   if (c === 50 /* 2: Engine.IO ping */) {
     s.ws?.send('3')
@@ -227,9 +323,11 @@ function onSio(s: Sock, data: string, timer: Timer): void {
   const t = data.charCodeAt(1)
   if (t === 50 /* 2: EVENT */) {
     const [name, payload] = JSON.parse(data.slice(2)) as [string, ChatFrame['message'] & { message?: ChatFrame['message'] }]
+    count(framesTotal, name)
+    count(stats.frames, name)
     if (name === 'message.created') {
       const m = payload?.message ?? payload
-      if (m?.content !== undefined) onDelivery(s, m.seq ?? 0, m.content)
+      if (m?.content !== undefined) onContent(s, m.seq ?? 0, m.content)
     }
   } else if (t === 51 /* 3: ACK */) {
     const br = data.indexOf('[')
@@ -237,12 +335,23 @@ function onSio(s: Sock, data: string, timer: Timer): void {
     const [res] = JSON.parse(data.slice(br)) as [{ error?: { code?: string } } | undefined]
     onAnswer(s, id, res?.error ? (res.error.code ?? 'error') : null)
   } else if (t === 48 /* 0: CONNECT ok */) {
-    clearTimeout(timer)
+    if (s.timer) clearTimeout(s.timer)
     markReady(s)
   } else if (t === 52 /* 4: CONNECT_ERROR */) {
-    clearTimeout(timer)
+    if (s.timer) clearTimeout(s.timer)
     fail(s, 'connect_error')
   }
+}
+
+/** A delivery whose content came as a string (full parses: Socket.IO, and chat frames not shaped like ours). */
+function onContent(s: Sock, seq: number, content: string): void {
+  // content: `${sendTs}|${round}|${sender}|${n}|padding`
+  const p = content.split('|', 5)
+  if (p.length < 5) {
+    stats.stale++
+    return
+  }
+  onDelivery(s, seq, Number(p[0]), Number(p[1]), Number(p[2]), Number(p[3]))
 }
 
 // ---- rounds ------------------------------------------------------------------------------------
@@ -276,6 +385,12 @@ function freshStats() {
     tlLat: [] as Histogram[],
     maxSendLagMs: 0,
     lastDeliveryAt: 0,
+    /** message.created frames this round (stale ones too) */
+    created: 0,
+    /** their payload bytes */
+    createdBytes: 0,
+    /** other frames this round, by type */
+    frames: {} as Record<string, number>,
   }
 }
 
@@ -293,20 +408,12 @@ function onClosed(s: Sock, code: number): void {
   closedCodes.set(code, (closedCodes.get(code) ?? 0) + 1)
 }
 
-function onDelivery(s: Sock, seq: number, content: string): void {
+function onDelivery(s: Sock, seq: number, sendTs: number, rnd: number, sender: number, n: number): void {
   const now = wallMs()
-  // content: `${sendTs}|${round}|${sender}|${n}|padding`
-  const a = content.indexOf('|')
-  const b = content.indexOf('|', a + 1)
-  const c = content.indexOf('|', b + 1)
-  const d = content.indexOf('|', c + 1)
-  if (a < 0 || d < 0 || Number(content.slice(a + 1, b)) !== roundNo || !round) {
+  if (rnd !== roundNo || !round || sender < 0 || n < 0) {
     stats.stale++
     return
   }
-  const sendTs = Number(content.slice(0, a))
-  const sender = Number(content.slice(b + 1, c))
-  const n = Number(content.slice(c + 1, d))
   stats.deliveries++
   stats.lastDeliveryAt = now
   const t0 = round.t0
@@ -342,7 +449,7 @@ function onDelivery(s: Sock, seq: number, content: string): void {
   }
 }
 
-function onAnswer(s: Sock, id: string | number, error: string | null): void {
+function onAnswer(s: Sock, id: number, error: string | null): void {
   const p = s.pending.get(id)
   if (!p) return
   s.pending.delete(id)
@@ -360,13 +467,13 @@ let padding = ''
 
 function sendOne(s: Sock, now: number): void {
   const ws = s.ws
-  if (!ws || !s.ready || ws.readyState !== WebSocket.OPEN || !round) return
+  if (!ws || !s.ready || !ws.isOpen || !round) return
   const n = ++s.n
   const head = `${now.toFixed(3)}|${roundNo}|${s.spec.sender}|${n}|`
   const content = head.length >= round.payload ? head : head + padding.slice(0, round.payload - head.length)
   if (protocol === 'chat') {
     const id = `${roundNo}.${s.spec.sender}.${n}`
-    s.pending.set(id, { n, ts: now })
+    s.pending.set(n, { n, ts: now })
     ws.send(JSON.stringify({ type: 'message.send', room_id: s.spec.room, content, client_msg_id: id }))
   } else {
     const id = ++s.ackId
@@ -466,6 +573,8 @@ function roundReport(): RoundReport {
     stale: stats.stale,
     roomAcked: [...stats.roomAcked],
     roomReceived: [...rooms].map(([id, [n, u]]) => [id, n, u]),
+    frames: { ...stats.frames, 'message.created': stats.created },
+    createdBytes: stats.createdBytes,
     timeline: { deliveries: stats.tlDeliveries, sent: stats.tlSent, lat: stats.tlLat.map((h) => h.toData()) },
     maxSendLagMs: stats.maxSendLagMs,
     closed: [...closedCodes],
@@ -474,16 +583,20 @@ function roundReport(): RoundReport {
   return out
 }
 
+let openAtClose = 0
+let closeDone: (() => void) | null = null
+
+function onClosedAtEnd(): void {
+  if (--openAtClose <= 0) closeDone?.()
+}
+
 async function closeAll(): Promise<void> {
   closing = true
-  const open = sockets.filter((s) => s.ws && s.ws.readyState === WebSocket.OPEN)
-  const closed = Promise.all(
-    open.map((s) => new Promise<void>((resolve) => {
-      s.ws!.addEventListener('close', () => resolve())
-      s.ws!.close(1000)
-    })),
-  )
-  await Promise.race([closed, Bun.sleep(5000)])
+  const open = sockets.filter((s) => s.ws?.isOpen)
+  openAtClose = open.length
+  const closed = new Promise<void>((resolve) => (closeDone = resolve))
+  for (const s of open) s.ws!.close(1000)
+  if (open.length) await Promise.race([closed, Bun.sleep(5000)])
   send({ kind: 'closed', workerId: init?.workerId ?? -1 })
 }
 
@@ -495,7 +608,7 @@ process.on('message', (raw) => {
         case 'init':
           init = msg
           protocol = msg.protocol
-          sockets = msg.sockets.map((s) => new Sock(s))
+          sockets = msg.sockets.map((s, i) => new Sock(s, i))
           setTimeout(() => process.exit(3), msg.maxLifetimeMs).unref()
           send({ kind: 'hello', workerId: msg.workerId })
           return
@@ -507,6 +620,9 @@ process.on('message', (raw) => {
           return
         case 'report':
           send(roundReport())
+          return
+        case 'counts':
+          send({ kind: 'counts', workerId: init?.workerId ?? -1, frames: { ...framesTotal, 'message.created': createdTotal }, open: sockets.filter((x) => x.ws?.isOpen).length })
           return
         case 'close':
           await closeAll()
@@ -524,3 +640,5 @@ setInterval(() => {
   if (process.ppid !== parentPid) process.exit(4)
 }, 1000).unref()
 process.on('disconnect', () => process.exit(4))
+// stopped by the coordinator: exit normally (a CPU profile, BENCH_GEN_PROF, is written on exit)
+process.on('SIGTERM', () => process.exit(0))

@@ -82,6 +82,7 @@ scenarios:
   fanout      R rooms × M members, S senders per room at a rate: ours, bare Bun, Socket.IO (default 10,000 sockets)
   room-limit  concurrent joins into rooms with k free places: exactly k admitted
   connect     connection storm with token checks (some tokens bad on purpose)
+  idle        N idle sockets on one node (default 19,000): RSS and JS heap per socket after a GC
   persist     messages/s committed through our server on Postgres against one INSERT per message
   cluster     3 nodes + Redis against 1 node, same workload
   soak        long, bounded run: RSS and latency must stay flat

@@ -174,6 +174,8 @@ function ticksPerSecond(): number {
 export type ProcSample = {
   /** user + system CPU time so far, seconds */
   cpuSec: number
+  /** of which system (kernel) time, seconds */
+  sysSec: number
   /** resident set now, bytes */
   rss: number
   /** peak resident set since start (VmHWM), bytes */
@@ -186,10 +188,11 @@ export function sampleProc(pid: number): ProcSample | null {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // fields after the parenthesised command name; utime and stime are fields 14 and 15
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const ticks = Number(rest[11]) + Number(rest[12])
+    const sys = Number(rest[12])
+    const ticks = Number(rest[11]) + sys
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024
-    return { cpuSec: ticks / ticksPerSecond(), rss: kb('VmRSS'), peakRss: kb('VmHWM') }
+    return { cpuSec: ticks / ticksPerSecond(), sysSec: sys / ticksPerSecond(), rss: kb('VmRSS'), peakRss: kb('VmHWM') }
   } catch {
     return null
   }
@@ -197,11 +200,12 @@ export function sampleProc(pid: number): ProcSample | null {
 
 /** Sums samples over several pids (a cluster, or the generator's workers). */
 export function sampleProcs(pids: number[]): ProcSample {
-  const sum: ProcSample = { cpuSec: 0, rss: 0, peakRss: 0 }
+  const sum: ProcSample = { cpuSec: 0, sysSec: 0, rss: 0, peakRss: 0 }
   for (const pid of pids) {
     const s = sampleProc(pid)
     if (!s) continue
     sum.cpuSec += s.cpuSec
+    sum.sysSec += s.sysSec
     sum.rss += s.rss
     sum.peakRss += s.peakRss
   }

@@ -35,6 +35,10 @@ export type RoundFigures = Omit<RoundResult, 'latHist' | 'windowStart' | 'window
   serverCpuPct: number
   /** generator (all workers) CPU over the window, % of one core */
   generatorCpuPct: number
+  /** generator CPU over the window per delivery received in it, µs (all workers; their sends included) */
+  generatorUsPerDelivery: number
+  /** of which kernel (system) time, µs per delivery */
+  generatorSysUsPerDelivery: number
   /** everything else on the machine over the window (other processes, kernel), % of one core */
   otherCpuPct: number
   /** [s since the window start, MiB] */
@@ -63,26 +67,29 @@ function machineBusySec(): number {
   return busy / 100
 }
 
-/** Samples every 250 ms: [wall ms, server cpu s, server rss bytes, generator cpu s, machine busy cpu s]. */
+type Sample = [number, number, number, number, number, number]
+
+/** Samples every 250 ms: [wall ms, server cpu s, server rss bytes, generator cpu s, machine busy cpu s, generator kernel cpu s]. */
 export class Monitor {
-  readonly samples: [number, number, number, number, number][] = []
+  readonly samples: Sample[] = []
   private timer: Timer | null = null
   constructor(private readonly pids: () => number[], private readonly genPids: () => number[] = () => []) {}
   start(): void {
     this.sample()
     this.timer = setInterval(() => this.sample(), 250)
   }
-  sample(): [number, number, number, number, number] {
+  sample(): Sample {
     const s = sampleProcs(this.pids())
-    const row: [number, number, number, number, number] = [wallMs(), s.cpuSec, s.rss, sampleProcs(this.genPids()).cpuSec, machineBusySec()]
+    const g = sampleProcs(this.genPids())
+    const row: Sample = [wallMs(), s.cpuSec, s.rss, g.cpuSec, machineBusySec(), g.sysSec]
     this.samples.push(row)
     return row
   }
   stop(): void {
     if (this.timer) clearInterval(this.timer)
   }
-  /** CPU seconds between two wall times (nearest samples earlier): column 1 server, 3 generator, 4 machine. */
-  cpuBetween(a: number, b: number, col: 1 | 3 | 4 = 1): number {
+  /** CPU seconds between two wall times (nearest samples earlier): column 1 server, 3 generator, 4 machine, 5 generator kernel. */
+  cpuBetween(a: number, b: number, col: 1 | 3 | 4 | 5 = 1): number {
     const at = (t: number) => {
       let best = this.samples[0]
       for (const s of this.samples) if (s[0] <= t) best = s
@@ -146,15 +153,18 @@ export async function runLoad(t: Target, p: LoadParams, logDir: string, seeded?:
       const cpu = mon.cpuBetween(r.windowStart, r.windowEnd)
       const genCpu = mon.cpuBetween(r.windowStart, r.windowEnd, 3)
       const boxCpu = mon.cpuBetween(r.windowStart, r.windowEnd, 4)
+      const genSys = mon.cpuBetween(r.windowStart, r.windowEnd, 5)
       const { latHist, windowStart, windowEnd, ...rest } = r
       const pct = (x: number) => Math.round((x / ((windowEnd - windowStart) / 1000)) * 100)
       const fig: RoundFigures = {
         ...rest, rate, serverCpuSec: round2(cpu), serverCpuPct: pct(cpu), generatorCpuPct: pct(genCpu),
+        generatorUsPerDelivery: r.windowDeliveries ? round2((genCpu * 1e6) / r.windowDeliveries) : 0,
+        generatorSysUsPerDelivery: r.windowDeliveries ? round2((genSys * 1e6) / r.windowDeliveries) : 0,
         otherCpuPct: Math.max(0, pct(boxCpu - cpu - genCpu)),
         serverRssEnd: mon.sample()[2], latencyCdf: latHist.cdf(), rssTimeline: mon.rssSeries(windowStart, windowEnd),
       }
       rounds.push(fig)
-      log(`${t.label}: rate ${p.inflight ? `closed loop ×${p.inflight}` : `${rate}/s/sender`}: ${fig.deliveriesPerSec} deliveries/s, ${fig.ackedPerSec} acked/s, p99 ${fig.latency.p99} ms, lost ${fig.lost}, dup ${fig.dups}, ooo ${fig.outOfOrder}, errors ${JSON.stringify(fig.sendErrors)}, server CPU ${fig.serverCpuPct}%, generator ${fig.generatorCpuPct}%, other ${fig.otherCpuPct}%`)
+      log(`${t.label}: rate ${p.inflight ? `closed loop ×${p.inflight}` : `${rate}/s/sender`}: ${fig.deliveriesPerSec} deliveries/s, ${fig.ackedPerSec} acked/s, p99 ${fig.latency.p99} ms, frame ${fig.createdFrameBytes} B, lost ${fig.lost}, dup ${fig.dups}, ooo ${fig.outOfOrder}, errors ${JSON.stringify(fig.sendErrors)}, server CPU ${fig.serverCpuPct}%, generator ${fig.generatorCpuPct}% (${fig.generatorUsPerDelivery} µs/delivery, kernel ${fig.generatorSysUsPerDelivery}), other ${fig.otherCpuPct}%`)
       if (p.stopP99Ms !== undefined && (fig.latency.p99 > p.stopP99Ms || fig.lost > 0)) break
     }
     return {

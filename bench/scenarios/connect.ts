@@ -6,7 +6,7 @@
 import { LoadGenerator } from '../generator/coordinator.ts'
 import type { SocketSpec } from '../generator/types.ts'
 import { compare, type Check, type Comparison } from '../report.ts'
-import { seedUsers } from '../targets/seed.ts'
+import { seedRooms, seedUsers } from '../targets/seed.ts'
 import { isOurs, OTHER_TRANSPORT_KIND, type Target, type TargetKind } from '../targets/targets.ts'
 import { cpuPerK, gateReport, transportGate } from '../targets/transport-gate.ts'
 import { Monitor, log, mb, round2, type TargetRun } from './common.ts'
@@ -20,11 +20,34 @@ function tamper(token: string): string {
 }
 
 /** A storm's run, and the server's CPU seconds over the storm (upgrades, token checks, session starts). */
-type StormRun = TargetRun & { stormCpuSec: number }
+type StormRun = TargetRun & {
+  stormCpuSec: number
+  /** frames per socket accepted, by type, received from the first connect until they stopped coming (presence above all) */
+  framesPerSocket: Record<string, number>
+}
 
-async function storm(t: Target, n: number, users: number, badEvery: number, rate: number, workers: number, logDir: string): Promise<StormRun> {
+/** Waits until the generator's frame counts stop growing for `quietMs` (at most `maxMs`); returns the last counts. */
+async function settledCounts(gen: LoadGenerator, quietMs = 1000, maxMs = 15_000): Promise<Record<string, number>> {
+  const total = (f: Record<string, number>) => Object.values(f).reduce((a, b) => a + b, 0)
+  const deadline = Date.now() + maxMs
+  let last = (await gen.counts()).frames
+  let since = Date.now()
+  while (Date.now() < deadline) {
+    await Bun.sleep(250)
+    const now = (await gen.counts()).frames
+    if (total(now) !== total(last)) {
+      last = now
+      since = Date.now()
+    } else if (Date.now() - since >= quietMs) break
+  }
+  return last
+}
+
+async function storm(t: Target, n: number, users: number, rooms: number, members: number, badEvery: number, rate: number, workers: number, logDir: string): Promise<StormRun> {
   const t0 = performance.now()
   const pool = await seedUsers(t, users, `${t.name}-conn`)
+  // users in rooms: each user's first socket is announced (presence) to the sockets of its rooms' members
+  if (rooms > 0) await seedRooms(t, pool, rooms, Math.min(members, pool.length), `${t.name}-conn`)
   const seedSec = (performance.now() - t0) / 1000
   const sockets: SocketSpec[] = Array.from({ length: n }, (_, i) => {
     const bad = badEvery > 0 && i % badEvery === badEvery - 1
@@ -46,12 +69,15 @@ async function storm(t: Target, n: number, users: number, badEvery: number, rate
     const [, cpuAfter, after] = mon.sample()
     const stormCpuSec = round2(cpuAfter - mon.samples[0]![1])
     rssVsSockets.push([c.connected, after])
+    const frames = await settledCounts(gen)
+    const framesPerSocket = Object.fromEntries(Object.entries(frames).map(([k, v]) => [k, round2(v / Math.max(1, c.connected))]))
+    log(`${t.label}: frames per socket ${JSON.stringify(framesPerSocket)}`)
     log(`${t.label}: ${c.connected} ready at ${c.ratePerSec}/s (p99 ${c.latency.p99} ms), failed ${c.failed} ${JSON.stringify(c.errors)}, bad refused ${c.badRefused}, bad accepted ${c.badAccepted}, RSS ${mb(after)} MB`)
     const { rooms: _rooms, ...connect } = c
     return {
       target: t.name, label: t.label, nodes: t.procs.length, seedSec: round2(seedSec), connect,
       rss: { beforeConnect: before, afterConnect: after, perSocket: c.connected ? Math.round((after - before) / c.connected) : 0, peak: mon.peakRss() },
-      rssVsSockets, rounds: [], stormCpuSec,
+      rssVsSockets, rounds: [], stormCpuSec, framesPerSocket,
     }
   } finally {
     mon.stop()
@@ -67,12 +93,14 @@ export async function connect(ctx: Ctx): Promise<ScenarioResult> {
   const db = o.db ?? (pg && !o.smoke ? 'postgres' : 'memory')
   const n = o.sockets ?? (o.smoke ? 300 : 10_000)
   const users = o.users ?? 100
+  const rooms = o.rooms ?? (o.smoke ? 2 : 10)
+  const members = o.members ?? 100
   const badEvery = o.badEvery ?? 20
   const rate = o.connectRate ?? 50_000
   const workers = o.workers ?? 2
   const runs: StormRun[] = []
   for (const kind of kinds) {
-    runs.push(await withTarget({ kind, db, maxMembers: o.maxMembers ?? 100, logDir: ctx.logDir }, (t) => storm(t, n, users, badEvery, rate, workers, ctx.logDir)))
+    runs.push(await withTarget({ kind, db, maxMembers: o.maxMembers ?? 100, logDir: ctx.logDir }, (t) => storm(t, n, users, rooms, members, badEvery, rate, workers, ctx.logDir)))
   }
   const checks: Check[] = []
   const comparisons: Comparison[] = []
@@ -105,11 +133,14 @@ export async function connect(ctx: Ctx): Promise<ScenarioResult> {
   }
   notes.push(`one socket in ${badEvery} carries a tampered token; accepted/s counts ready sockets and refusals over the storm's span`)
   notes.push('server CPU per connect: CPU seconds from before the storm to a second after it, over sockets accepted and refused')
-  notes.push('sockets are users\' /v1/ws sockets (socket.io: CONNECT with the token), users shared among sockets')
+  for (const r of runs) notes.push(`${r.label}: ${r.framesPerSocket.presence ?? 0} presence frames per socket over the storm (target ≤ 2 for ours at 10,000 sockets)`)
+  notes.push(`sockets are users' /v1/ws sockets (socket.io: CONNECT with the token), ${users} users shared among sockets, in ${rooms} rooms of ${Math.min(members, users)} members (--rooms, --members)`)
   return {
-    params: { sockets: n, users, badEvery, connectRate: rate, workers, db, targets: kinds }, runs, comparisons, checks,
+    params: { sockets: n, users, rooms, members: Math.min(members, users), badEvery, connectRate: rate, workers, db, targets: kinds }, runs, comparisons, checks,
     extra: {
       serverCpuSecPerStorm: Object.fromEntries(runs.map((r) => [r.target, r.stormCpuSec])),
+      framesPerSocket: Object.fromEntries(runs.map((r) => [r.target, r.framesPerSocket])),
+      presencePerSocket: Object.fromEntries(runs.map((r) => [r.target, r.framesPerSocket.presence ?? 0])),
       ...(gate ? { transportGate: gate } : {}),
     },
     notes,

@@ -38,6 +38,11 @@ export type TargetOptions = {
   tag?: string
   /** extra environment for every node */
   env?: Record<string, string>
+  /**
+   * Bun targets: preload bench/lib/mem-hook.ts, which on SIGUSR2 runs a full GC and writes the
+   * process's memory figures (RSS, JS heap) under this directory (see `memSnapshot`)
+   */
+  memDir?: string
 }
 
 /** Every target kind, for `--targets`. */
@@ -126,6 +131,10 @@ export class Target {
         } else {
           cmd = ['node', 'bench/baselines/socketio-server.mjs']
           Object.assign(env, { DATABASE_URL: pgUrlFor(this.dbName!), REDIS_URL })
+        }
+        if (this.opts.memDir && cmd[0] === 'bun') {
+          cmd.splice(1, 0, '--preload', join(ROOT, 'bench/lib/mem-hook.ts'))
+          env.BENCH_MEM_DIR = this.opts.memDir
         }
         const proc = spawnManaged({
           name: `${this.name}-${i + 1}`, cmd, cwd: ROOT, env, logFile: join(this.opts.logDir, `${this.name}-${i + 1}.log`),

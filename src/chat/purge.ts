@@ -1,16 +1,22 @@
 import { sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import type { Logger } from '../lib/logger'
+import { unpaced, type Pacer } from '../lib/pace'
 import type { FilesService } from './files'
+
+/** Rows deleted per purge statement: bounded, so one never holds the writer's foreground for long. */
+export const PURGE_BATCH = 500
 
 /**
  * Deletes what deleted rooms leave behind (their messages and files), in
  * bounded batches off the request path: deleting a room or a whole space
  * answers at once, and no transaction holds thousands of rows. Every node runs
- * it; batches from two nodes at once only find less to do.
+ * it; batches from two nodes at once only find less to do. Each statement
+ * waits its turn of the pacer (it yields to a busy writer).
  */
-export function createRoomPurger(d: { database: Database; files: FilesService; log: Logger; batch?: number }) {
-  const batch = d.batch ?? 2000
+export function createRoomPurger(d: { database: Database; files: FilesService; log: Logger; batch?: number; pace?: Pacer }) {
+  const batch = d.batch ?? PURGE_BATCH
+  const pace = d.pace ?? unpaced
   let running: Promise<number> | null = null
   let again = false
 
@@ -18,8 +24,15 @@ export function createRoomPurger(d: { database: Database; files: FilesService; l
   async function pass(): Promise<number> {
     const queued = await d.database.rows<{ room_id: number }>(sql`select room_id from room_purges order by created_at limit 100`)
     let total = 0
+    let first = true
+    /** before each statement: defer to a busy writer, pause between statements */
+    const turn = async () => {
+      await pace.turn(first)
+      first = false
+    }
     for (const { room_id: roomId } of queued) {
       for (;;) {
+        await turn()
         const gone = await d.database.rows<{ storage_key: string }>(
           sql`delete from files where id in (select id from files where room_id = ${roomId} limit ${batch}) returning storage_key`,
         )
@@ -28,6 +41,7 @@ export function createRoomPurger(d: { database: Database; files: FilesService; l
         if (gone.length < batch) break
       }
       for (;;) {
+        await turn()
         // reactions and the search copy go with their message (foreign keys)
         const [{ n }] = (await d.database.rows<{ n: number }>(
           sql`with m as (delete from messages where id in (select id from messages where room_id = ${roomId} limit ${batch}) returning 1)

@@ -4,6 +4,7 @@ import type { Database } from '../db/client'
 import { validation } from '../lib/errors'
 import { messageColumns, messageFrom, type Message, type MessageRow } from './message-view'
 import { AdvisoryLock } from '../lib/limits'
+import { unpaced, type Pacer } from '../lib/pace'
 
 export type SearchHit = Message & { highlight: string }
 
@@ -41,13 +42,45 @@ export function cleanQuery(q: string | undefined): string {
  * (trigram GIN: ILIKE with three or more characters is an index scan); a
  * search reads both, so a message is findable as soon as it is committed.
  */
-export function createSearch(database: Database, view: (r: MessageRow) => Message) {
+export type SearchOptions = {
+  /** yields the indexer to the writer (default: unpaced) */
+  pace?: Pacer
+  /** rows per indexing transaction (default INDEX_BATCH) */
+  batch?: number
+  /** after each indexing transaction: rows it moved */
+  onBatch?: (rows: number) => void
+}
+
+/** Rows per indexing transaction: small enough that one never holds the writer's foreground for long. */
+export const INDEX_BATCH = 500
+
+export function createSearch(database: Database, view: (r: MessageRow) => Message, opts: SearchOptions = {}) {
+  const pace = opts.pace ?? unpaced
+  const batch = Math.max(1, opts.batch ?? INDEX_BATCH)
   /**
    * `inIndex` scopes search_index rows (`s`), `inQueue` the queued messages
    * (`mm`); `maxId` bounds both (paging). Each side stops at limit + 1 hits,
    * newest first (within a room, id order is seq order: ids are taken under
    * the room's lock).
    */
+  /** One transaction: up to `limit` queued messages into the index; 0 when another node is at it. */
+  function indexBatch(limit: number): Promise<number> {
+    return database.db.transaction(async (tx) => {
+      const [lock] = await database.rows<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(${AdvisoryLock.searchIndex}) as ok`, tx)
+      if (!lock?.ok) return 0
+      const moved = await database.rows<{ message_id: number }>(
+        sql`with q as (
+              delete from search_queue where ctid in (select ctid from search_queue limit ${limit}) returning message_id)
+            insert into search_index (message_id, room_id, content)
+            select m.id, m.room_id, m.content from messages m join q on q.message_id = m.id where m.deleted_at is null
+            on conflict (message_id) do update set content = excluded.content
+            returning message_id`,
+        tx,
+      )
+      return moved.length
+    })
+  }
+
   async function run(inIndex: SQL, inQueue: SQL, maxId: number | null, q: string, limit: number) {
     const pattern = likePattern(q)
     const n = limit + 1
@@ -94,27 +127,26 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
     },
 
     /**
-     * Moves queued messages into the search index, `limit` at a time; one
-     * node at a time (advisory lock). Returns how many were indexed.
+     * Moves queued messages into the search index, at most `limit` this run,
+     * in transactions of at most `batch` rows, each after a turn of the pacer
+     * (it defers to a busy writer and pauses between batches); one node at a
+     * time (advisory lock). Returns how many were indexed.
      */
     async indexPending(limit = 5000): Promise<number> {
       // idle: one cheap read, no transaction (this runs every 250 ms on every node)
       const [queued] = await database.rows<{ any: boolean }>(sql`select exists (select 1 from search_queue) as any`)
       if (!queued?.any) return 0
-      return database.db.transaction(async (tx) => {
-        const [lock] = await database.rows<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(${AdvisoryLock.searchIndex}) as ok`, tx)
-        if (!lock?.ok) return 0
-        const moved = await database.rows<{ message_id: number }>(
-          sql`with q as (
-                delete from search_queue where ctid in (select ctid from search_queue limit ${limit}) returning message_id)
-              insert into search_index (message_id, room_id, content)
-              select m.id, m.room_id, m.content from messages m join q on q.message_id = m.id where m.deleted_at is null
-              on conflict (message_id) do update set content = excluded.content
-              returning message_id`,
-          tx,
-        )
-        return moved.length
-      })
+      let total = 0
+      for (let first = true; total < limit; first = false) {
+        await pace.turn(first)
+        const want = Math.min(batch, limit - total)
+        const n = await indexBatch(want)
+        opts.onBatch?.(n)
+        total += n
+        // fewer than asked: the queue is empty (or another node holds the lock)
+        if (n < want) break
+      }
+      return total
     },
   }
 }

@@ -2,13 +2,17 @@ import { and, eq, isNotNull, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { roomMembers, rooms } from '../db/schema'
 import type { Logger } from '../lib/logger'
+import { unpaced, type Pacer } from '../lib/pace'
 import type { FilesService } from './files'
 import { authorize } from './policy'
 import type { RoomsService } from './rooms'
 
 export type RoomSettings = { notifications: boolean; read_receipts: boolean; retention_days: number | null }
 
-export function createSettingsService(database: Database, roomsService: RoomsService, files: FilesService, log: Logger) {
+/** Messages deleted per retention statement: bounded, so one never holds the writer's foreground for long. */
+export const RETENTION_BATCH = 500
+
+export function createSettingsService(database: Database, roomsService: RoomsService, files: FilesService, log: Logger, pace: Pacer = unpaced) {
   const { db } = database
 
   async function get(roomId: number, userId: number): Promise<RoomSettings> {
@@ -38,13 +42,18 @@ export function createSettingsService(database: Database, roomsService: RoomsSer
 
     /**
      * Deletes messages older than their room's retention, at most `batch` a
-     * statement, until none is left. Returns how many went.
+     * statement, until none is left; each statement after a turn of the pacer
+     * (it defers to a busy writer, and pauses between statements). Returns
+     * how many went.
      */
-    async sweepRetention(batch = 1000): Promise<number> {
+    async sweepRetention(batch = RETENTION_BATCH): Promise<number> {
       const withRetention = await db.select({ id: rooms.id, days: rooms.retentionDays }).from(rooms).where(isNotNull(rooms.retentionDays))
       let total = 0
+      let first = true
       for (const r of withRetention) {
         for (;;) {
+          await pace.turn(first)
+          first = false
           // expired messages and their files' rows in one statement; the bytes go after
           const gone = await database.rows<{ id: number; storage_key: string | null }>(
             sql`with m as (

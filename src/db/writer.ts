@@ -1,6 +1,6 @@
 /**
  * The message writer: batched group commit of messages (DESIGN.md "How a
- * message travels"). This file decides when batches go and what each sender
+ * message travels"), with an adaptive flush (see `schedule`). This file decides when batches go and what each sender
  * hears; writer/queue.ts picks the batches, writer/statements.ts runs them,
  * writer/failure.ts reads the errors, writer/outcome.ts maps the answers.
  *
@@ -38,7 +38,7 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
   let closed = false
   let down = false
   const stats: WriterStats = {
-    batches: 0, messages: 0, errors: 0, retries: 0, splits: 0, refused: 0, queued: 0, flushMsTotal: 0, lastBatchSizes: [],
+    batches: 0, messages: 0, errors: 0, retries: 0, splits: 0, refused: 0, queued: 0, inFlight: 0, flushMsTotal: 0, lastBatchSizes: [],
   }
   let timer: ReturnType<typeof setTimeout> | null = null
   let idleWaiters: (() => void)[] = []
@@ -49,9 +49,17 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
     queueMicrotask(flush)
   }
 
+  /**
+   * Adaptive flush. Idle (no batch in flight): commit at once; the microtask
+   * lets what arrived in the same tick (a burst read from one socket) join.
+   * Busy: arrivals accumulate while batches commit and go as the next batch
+   * when one ends (`run`), so batches grow with load: group commit under
+   * load, one commit's latency at idle. A free lane beside a batch in flight
+   * takes them after `flushMs` at most (or at once when a full batch waits).
+   */
   const schedule = () => {
     if (queue.waiting === 0 || queue.inFlight >= (opts.lanes ?? 1)) return
-    if (queue.waiting >= opts.batchMax || opts.flushMs === 0) flushSoon()
+    if (queue.inFlight === 0 || queue.waiting >= opts.batchMax || opts.flushMs === 0) flushSoon()
     else if (!timer) {
       timer = setTimeout(() => {
         timer = null
@@ -183,10 +191,14 @@ export function createMessageWriter(database: Database, opts: WriterOptions): Me
   return {
     get stats() {
       stats.queued = queue.waiting
+      stats.inFlight = queue.inFlight
       return stats
     },
     get healthy() {
       return !down
+    },
+    get busy() {
+      return queue.inFlight > 0 || queue.waiting > 0
     },
     submit(req) {
       if (closed) return Promise.reject(unavailable('The server is shutting down; retry on another node.'))

@@ -69,6 +69,15 @@ export type SessionOptions = {
   expiresAt: number | null
 }
 
+/**
+ * One handler per client frame type, shared by every session (a table, not
+ * closures per socket: an idle socket's memory is what a node's capacity is
+ * made of); the compiler rejects a table that misses one.
+ */
+type SessionFrameHandlers = {
+  [K in keyof ClientFrameHandlers]: (s: Session, frame: Parameters<ClientFrameHandlers[K]>[0]) => Promise<void>
+}
+
 /** More missing messages than this on subscribe: the client reads history over REST. */
 export const REPLAY_MAX = 1000
 /** Bad frames allowed per minute before the socket is closed with 1008. */
@@ -81,13 +90,12 @@ export const SLOW_DRAIN_MS = 15_000
  * Bun handlers only forward open/message/close here.
  */
 export class Session implements HubMember {
-  readonly sessionId = crypto.randomUUID()
   readonly userId: number
   private user: User | null = null
   /** followed rooms → generation; a newer subscribe or unsubscribe bumps it */
   private rooms = new Map<number, number>()
-  /** spaces whose own events (space.*, new channels) this socket follows */
-  private spaces = new Set<number>()
+  /** spaces whose own events (space.*, new channels) this socket follows; null until the first */
+  private spaces: Set<number> | null = null
   private generation = 0
   private closed = false
   /** close() was asked of the socket; Bun's close handler follows */
@@ -100,7 +108,8 @@ export class Session implements HubMember {
   /** bad frames in the current minute, and which minute (ms since the epoch / 60 000) */
   private badFrames = 0
   private badFramesMinute = 0
-  private readonly typing: SocketTyping
+  /** this socket's typing indicators; created by its first typing frame (most sockets never type) */
+  private typing: SocketTyping | null = null
   /** presence.subscribe: room → the presence topic followed for it (unset until the first one: most sockets never ask) */
   private presenceTopics: Map<number, string> | undefined
 
@@ -113,8 +122,12 @@ export class Session implements HubMember {
     this.userId = options.userId
     this.sid = options.sid
     this.expiresAt = options.expiresAt
-    // the throttle is shared by the node's sessions; tests that touch no typing may leave it out
-    this.typing = new SocketTyping(options.userId, deps.typing, (roomId, isTyping) => this.relayTyping(roomId, isTyping))
+  }
+
+  private typingState(): SocketTyping {
+    // the throttle is shared by the node's sessions
+    this.typing ??= new SocketTyping(this.userId, this.deps.typing, (roomId, isTyping) => this.relayTyping(roomId, isTyping))
+    return this.typing
   }
 
   /** Frames still go out: not closed, not slow. */
@@ -170,7 +183,7 @@ export class Session implements HubMember {
       id: room.id,
       last_seq: following.has(room.id) ? deps.hub.deliveredSeq(room.id) : room.last_seq,
     }))
-    this.send(frame('ready', { user: { ...user, online: true }, rooms, session_id: this.sessionId, expires_at: this.expiresIso }))
+    this.send(frame('ready', { user: { ...user, online: true }, rooms, session_id: crypto.randomUUID(), expires_at: this.expiresIso }))
     if (this.live) {
       if (options.onlyRoom === null) this.ws.subscribe(userTopic(this.userId))
       for (const roomId of following) this.ws.subscribe(roomTopic(roomId))
@@ -197,9 +210,9 @@ export class Session implements HubMember {
     }
     const clientFrame = parsed.frame
     try {
-      // TypeScript cannot correlate the handler with the frame's own type across the union: the map's type does
-      const handler = this.handlers[clientFrame.type] as (f: ClientFrame) => Promise<void>
-      await handler(clientFrame)
+      // TypeScript cannot correlate the handler with the frame's own type across the union: the table's type does
+      const handler = Session.handlers[clientFrame.type] as (s: Session, f: ClientFrame) => Promise<void>
+      await handler(this, clientFrame)
     } catch (err) {
       const known = err instanceof AppError ? err : null
       if (!known) this.deps.log.error('gateway: frame failed', { type: clientFrame.type, error: err })
@@ -212,53 +225,53 @@ export class Session implements HubMember {
     }
   }
 
-  /** One handler per client frame type; the compiler rejects a map that misses one. */
-  private readonly handlers: ClientFrameHandlers = {
-    ping: async () => {
-      this.send(frame('pong', {}))
+  /** The frame handlers of every session (see SessionFrameHandlers). */
+  private static readonly handlers: SessionFrameHandlers = {
+    ping: async (s) => {
+      s.send(frame('pong', {}))
     },
-    auth: async ({ token }) => {
+    auth: async (s, { token }) => {
       // a bad token or another user's: the socket keeps its old credentials
-      const credentials = await this.deps.auth.renew(token)
-      if (credentials.userId !== this.userId) throw unauthorized('The token belongs to another user.')
-      if (credentials.sid !== null && !(await this.deps.users.loginActive(credentials.sid))) {
+      const credentials = await s.deps.auth.renew(token)
+      if (credentials.userId !== s.userId) throw unauthorized('The token belongs to another user.')
+      if (credentials.sid !== null && !(await s.deps.users.loginActive(credentials.sid))) {
         throw unauthorized('The token’s login was logged out.')
       }
-      if (this.closed) return
-      this.sid = credentials.sid
-      this.expiresAt = credentials.expiresAt
-      this.send(frame('auth_ok', { expires_at: this.expiresIso }))
+      if (s.closed) return
+      s.sid = credentials.sid
+      s.expiresAt = credentials.expiresAt
+      s.send(frame('auth_ok', { expires_at: s.expiresIso }))
     },
-    'message.send': async (send) => {
-      const { json } = await this.deps.messages.send(this.userId, send.room_id, {
+    'message.send': async (s, send) => {
+      const { json } = await s.deps.messages.send(s.userId, send.room_id, {
         content: send.content, reply_to_id: send.reply_to_id, client_msg_id: send.client_msg_id,
       })
       // the message's JSON was serialized once for the room; the ack wraps the same string
-      this.out(ackJson(send.client_msg_id ?? null, json))
+      s.out(ackJson(send.client_msg_id ?? null, json))
     },
-    typing: async ({ room_id: roomId, is_typing: isTyping }) => {
-      if (!this.rooms.has(roomId)) await this.deps.rooms.requireMember(roomId, this.userId)
-      if (isTyping) this.typing.start(roomId)
-      else this.typing.stop(roomId)
+    typing: async (s, { room_id: roomId, is_typing: isTyping }) => {
+      if (!s.rooms.has(roomId)) await s.deps.rooms.requireMember(roomId, s.userId)
+      if (isTyping) s.typingState().start(roomId)
+      else s.typing?.stop(roomId)
     },
-    read: async (read) => {
-      await this.deps.messages.read(read.room_id, this.userId, read)
+    read: async (s, read) => {
+      await s.deps.messages.read(read.room_id, s.userId, read)
     },
-    subscribe: async ({ room_id: roomId, after_seq: afterSeq }) => {
-      if (this.options.onlyRoom !== null && roomId !== this.options.onlyRoom) {
+    subscribe: async (s, { room_id: roomId, after_seq: afterSeq }) => {
+      if (s.options.onlyRoom !== null && roomId !== s.options.onlyRoom) {
         throw new AppError('forbidden', 'This socket follows one room only; use /v1/ws for others.')
       }
-      await this.deps.rooms.requireMember(roomId, this.userId)
-      await this.subscribeRoom(roomId, afterSeq ?? null, true)
+      await s.deps.rooms.requireMember(roomId, s.userId)
+      await s.subscribeRoom(roomId, afterSeq ?? null, true)
     },
-    unsubscribe: async ({ room_id: roomId }) => {
-      this.dropRoom(roomId)
-      this.send(frame('unsubscribed', { room_id: roomId }))
+    unsubscribe: async (s, { room_id: roomId }) => {
+      s.dropRoom(roomId)
+      s.send(frame('unsubscribed', { room_id: roomId }))
     },
-    'presence.subscribe': ({ room_id: roomId }) => this.subscribePresence(roomId),
-    'presence.unsubscribe': async ({ room_id: roomId }) => {
-      this.dropPresence(roomId)
-      this.send(frame('presence.unsubscribed', { room_id: roomId }))
+    'presence.subscribe': (s, { room_id: roomId }) => s.subscribePresence(roomId),
+    'presence.unsubscribe': async (s, { room_id: roomId }) => {
+      s.dropPresence(roomId)
+      s.send(frame('presence.unsubscribed', { room_id: roomId }))
     },
   }
 
@@ -383,6 +396,7 @@ export class Session implements HubMember {
   }
 
   private followSpace(spaceId: number) {
+    this.spaces ??= new Set()
     if (this.spaces.has(spaceId)) return
     this.spaces.add(spaceId)
     this.ws.subscribe(spaceTopic(spaceId))
@@ -396,7 +410,7 @@ export class Session implements HubMember {
 
   onLeaveSpace(spaceId: number) {
     this.dropSpacePresence(spaceId)
-    if (!this.spaces.delete(spaceId)) return
+    if (!this.spaces?.delete(spaceId)) return
     this.ws.unsubscribe(spaceTopic(spaceId))
     this.deps.hub.untrackSpace(spaceId, this)
   }
@@ -472,7 +486,7 @@ export class Session implements HubMember {
     if (this.slowSince !== null || this.closed || this.closing) return
     this.slowSince = Date.now()
     for (const roomId of this.rooms.keys()) this.ws.unsubscribe(roomTopic(roomId))
-    for (const spaceId of this.spaces) this.ws.unsubscribe(spaceTopic(spaceId))
+    for (const spaceId of this.spaces ?? []) this.ws.unsubscribe(spaceTopic(spaceId))
     if (this.options.onlyRoom === null) this.ws.unsubscribe(userTopic(this.userId))
     for (const topic of new Set(this.presenceTopics?.values())) this.ws.unsubscribe(topic)
     this.hooks.onSlow()
@@ -492,15 +506,14 @@ export class Session implements HubMember {
     if (this.closed) return
     this.closed = true
     const { deps } = this
-    this.typing.stopAll()
+    this.typing?.stopAll()
     for (const roomId of [...this.rooms.keys()]) {
       this.rooms.delete(roomId)
       deps.hub.untrackRoom(roomId, this)
     }
-    for (const spaceId of [...this.spaces]) {
-      this.spaces.delete(spaceId)
-      deps.hub.untrackSpace(spaceId, this)
-    }
+    const spaces = this.spaces ?? []
+    this.spaces = null
+    for (const spaceId of spaces) deps.hub.untrackSpace(spaceId, this)
     for (const topic of new Set(this.presenceTopics?.values())) deps.hub.untrackTopic(topic, this)
     this.presenceTopics = undefined
     deps.hub.untrackUser(this)

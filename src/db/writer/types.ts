@@ -22,7 +22,10 @@ export type WriteResult =
   | { status: 'duplicate'; row: MessageRow }
 
 export type WriterOptions = {
-  /** longest wait before a batch is flushed, ms; 0 = next tick */
+  /**
+   * longest wait before a batch is flushed while another batch is in flight, ms;
+   * 0 = next tick. At idle a message commits at once (adaptive flush).
+   */
   flushMs: number
   /** messages per transaction at most */
   batchMax: number
@@ -59,6 +62,8 @@ export type WriterStats = {
   /** messages refused by the database alone (422 validation) */
   refused: number
   queued: number
+  /** batches committing now */
+  inFlight: number
   /** sum and count of batch commit durations, for averages */
   flushMsTotal: number
   /** sizes of the last batches (ring of 64) */
@@ -75,6 +80,11 @@ export interface MessageWriter {
    * budget): submits answer `unavailable` at once until a ping succeeds.
    */
   readonly healthy: boolean
+  /**
+   * true while messages wait or commit: background jobs (search indexer,
+   * retention sweep, room purge) hold back their next round until it is false.
+   */
+  readonly busy: boolean
   /** Resolves when everything accepted so far is committed or answered. */
   drain(): Promise<void>
   /** Refuses new messages, then drains. */

@@ -1,0 +1,128 @@
+/**
+ * commit-cost: what one writer commit costs Postgres and the client, per
+ * form of the writer's statement and per driver, in one run on one database.
+ *
+ *   flock /work/notes/bench.lock bun bench/commit-cost.ts [--commits 1500] [--rooms 100] [--users 200]
+ *
+ * Seeds rooms × users memberships (default 20,000), then runs the writer's
+ * one-statement path (src/db/writer/statements.ts) sequentially, one message
+ * per commit (and a 100-message batch phase), through:
+ *   - postgres.js (the app's driver, src/db/client.ts), set-based plan and index-probe plan;
+ *   - Bun's native client (Bun.SQL), the same statement text and parameters.
+ * Postgres CPU is the serving backend's own (utime + stime from /proc/<pid>/stat,
+ * the backend that commits also flushes the WAL: synchronous_commit stays on).
+ * Phases are interleaved over two rounds, so drift on a shared box hits each alike.
+ * Bounded: commits per phase and the batch count are fixed.
+ */
+import { readFileSync } from 'node:fs'
+import { sql, type SQL } from 'drizzle-orm'
+import { PgDialect } from 'drizzle-orm/pg-core'
+import { openDatabase, type Database } from '../src/db/client.ts'
+import { roomMembers, rooms, users } from '../src/db/schema.ts'
+import { writeBatchInOneStatement } from '../src/db/writer/statements.ts'
+import type { Pending } from '../src/db/writer/types.ts'
+import { createDb, dropDb, pgUrlFor } from './lib/pg.ts'
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? Number(process.argv[i + 1]) : dflt
+}
+const COMMITS = arg('commits', 1500)
+const BATCHES = arg('batches', 60)
+const N_ROOMS = arg('rooms', 100)
+const N_USERS = arg('users', 200)
+const TICK_MS = 1000 / 100 // USER_HZ
+
+/** CPU ms of a process so far (user + system). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return (Number(rest[11]) + Number(rest[12])) * TICK_MS
+}
+
+type Driver = { name: string; database: Database; backendPid: number; close(): Promise<void> }
+
+async function postgresJs(url: string): Promise<Driver> {
+  const database = await openDatabase({ url, dataDir: '/tmp', poolMax: 1 })
+  const [r] = await database.rows<{ pid: number }>(sql`select pg_backend_pid() as pid`)
+  return { name: 'postgres.js', database, backendPid: r!.pid, close: () => database.close() }
+}
+
+/** The same Database surface over Bun.SQL: the writer's statement text and parameters, unchanged. */
+async function bunSql(url: string, base: Database): Promise<Driver> {
+  const client = new Bun.SQL(url, { max: 1, prepare: true })
+  const dialect = new PgDialect()
+  const run = async <T>(q: SQL): Promise<T[]> => {
+    const { sql: text, params } = dialect.sqlToQuery(q)
+    // Bun.SQL sends a string bound to a json parameter as a JSON string (a scalar): bind the lists as text, cast after
+    return (await client.unsafe(text.replace(/(\$\d+)::json\b/g, '$1::text::json'), params as unknown[])) as unknown as T[]
+  }
+  const database: Database = { ...base, rows: (q) => run(q), rowsPrepared: run }
+  const [r] = await run<{ pid: number }>(sql`select pg_backend_pid() as pid`)
+  return { name: 'Bun.SQL', database, backendPid: Number(r!.pid), close: () => client.close() }
+}
+
+type Figures = { phase: string; commits: number; messages: number; wallMs: number; clientCpuMs: number; pgCpuMs: number }
+
+async function phase(d: Driver, label: string, probe: boolean, perBatch: number, batches: number, room: () => number, user: () => number): Promise<Figures> {
+  const pg0 = cpuMs(d.backendPid)
+  const c0 = process.cpuUsage()
+  const t0 = performance.now()
+  for (let b = 0; b < batches; b++) {
+    const items: Pending[] = Array.from({ length: perBatch }, (_, i) => ({
+      req: { roomId: room(), senderId: user(), type: 'text', content: `cost ${b}.${i} `.padEnd(64, 'x'), clientMsgId: crypto.randomUUID() },
+      resolve: () => {}, reject: () => {},
+    }))
+    const out = await writeBatchInOneStatement(d.database, items, crypto.randomUUID(), probe)
+    if (out.some((o) => !('status' in o))) throw new Error(`${label}: a message was refused`)
+  }
+  const wallMs = performance.now() - t0
+  const c = process.cpuUsage(c0)
+  return { phase: `${d.name} ${label}`, commits: batches, messages: batches * perBatch, wallMs, clientCpuMs: (c.user + c.system) / 1000, pgCpuMs: cpuMs(d.backendPid) - pg0 }
+}
+
+const dbName = await createDb('commit_cost')
+try {
+  const url = pgUrlFor(dbName)
+  const setup = await openDatabase({ url, dataDir: '/tmp', poolMax: 2 })
+  await setup.migrate()
+  const u = await setup.db.insert(users).values(Array.from({ length: N_USERS }, (_, i) => ({ email: `c${i}@bench.local`, nickname: `c${i}` }))).returning({ id: users.id })
+  const r = await setup.db.insert(rooms).values(Array.from({ length: N_ROOMS }, () => ({ type: 'group' as const, name: 'cost', maxMembers: 100_000 }))).returning({ id: rooms.id })
+  for (let i = 0; i < r.length; i += 20) {
+    await setup.db.insert(roomMembers).values(r.slice(i, i + 20).flatMap((room) => u.map((x) => ({ roomId: room.id, userId: x.id }))))
+  }
+  await setup.rows(sql`analyze`)
+  let k = 0
+  const room = () => r[k++ % r.length]!.id
+  const user = () => u[Math.floor(k / r.length) % u.length]!.id
+  const pgjs = await postgresJs(url)
+  const bun = await bunSql(url, pgjs.database)
+  console.log(`commit-cost: ${N_ROOMS} rooms × ${N_USERS} users = ${N_ROOMS * N_USERS} memberships; ${COMMITS} one-message commits per phase and round, ${BATCHES} 100-message batches`)
+  const all: Figures[] = []
+  for (let round = 0; round < 2; round++) {
+    for (const d of round === 0 ? [pgjs, bun] : [bun, pgjs]) {
+      // warm: prepare both plans on this connection before measuring
+      await phase(d, 'warm', true, 1, 20, room, user)
+      await phase(d, 'warm', false, 1, 20, room, user)
+      all.push(await phase(d, '1 msg, set-based', false, 1, COMMITS, room, user))
+      all.push(await phase(d, '1 msg, index-probe', true, 1, COMMITS, room, user))
+      all.push(await phase(d, '100 msgs, set-based', false, 100, BATCHES, room, user))
+    }
+  }
+  const merged = new Map<string, Figures>()
+  for (const f of all) {
+    const m = merged.get(f.phase)
+    if (!m) merged.set(f.phase, { ...f })
+    else for (const key of ['commits', 'messages', 'wallMs', 'clientCpuMs', 'pgCpuMs'] as const) m[key] += f[key]
+  }
+  console.log('| driver, batch, plan | commits | wall ms/commit | Postgres backend CPU ms/commit | client CPU ms/commit | Postgres CPU µs/message |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const f of merged.values()) {
+    console.log(`| ${f.phase} | ${f.commits} | ${(f.wallMs / f.commits).toFixed(3)} | ${(f.pgCpuMs / f.commits).toFixed(3)} | ${(f.clientCpuMs / f.commits).toFixed(3)} | ${((f.pgCpuMs / f.messages) * 1000).toFixed(0)} |`)
+  }
+  await bun.close()
+  await pgjs.close()
+  await setup.close()
+} finally {
+  await dropDb(dbName)
+}

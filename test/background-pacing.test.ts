@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { sql } from 'drizzle-orm'
+import { toMessage } from '../src/chat/message-view'
+import { createSearch } from '../src/chat/search'
+import { openDatabase, type Database } from '../src/db/client'
+import { roomMembers, rooms, users } from '../src/db/schema'
+import { createMessageWriter, type MessageWriter, type WriteRequest } from '../src/db/writer'
+import { silentLogger } from '../src/lib/logger'
+import { createPacer } from '../src/lib/pace'
+import { backend, testDatabase, until } from './helpers'
+
+// per file: Bun applies a preload's default timeout to the first file only
+setDefaultTimeout(60_000)
+
+let database: Database
+let drop: () => Promise<void>
+let roomId: number
+let userId: number
+
+const text = (content: string): WriteRequest => ({ roomId, senderId: userId, type: 'text', content })
+const count = async (table: 'search_queue' | 'search_index') =>
+  (await database.rows<{ n: number }>(sql`select count(*)::int as n from ${sql.raw(table)}`))[0]!.n
+
+/** A writer on the real database whose first batch statement waits until `release()`: busy for as long as the test likes. */
+function heldWriter(): { writer: MessageWriter; held: () => boolean; release: () => void } {
+  let release = () => {}
+  const gate = new Promise<void>((r) => (release = r))
+  let held = false
+  let statements = 0
+  const gated: Database = {
+    ...database,
+    rowsPrepared: async <T,>(q: Parameters<Database['rowsPrepared']>[0]) => {
+      if (++statements === 1) {
+        held = true
+        await gate
+      }
+      return database.rowsPrepared<T>(q)
+    },
+  }
+  const writer = createMessageWriter(gated, { flushMs: 2, batchMax: 1000, queueMax: 10_000, log: silentLogger })
+  return { writer, held: () => held, release }
+}
+
+beforeAll(async () => {
+  const db = await testDatabase()
+  drop = db.drop
+  database = await openDatabase({ url: db.url, dataDir: '/tmp', poolMax: 10 })
+  await database.migrate()
+  const [u] = await database.db.insert(users).values({ email: 'pace@x.io', nickname: 'pace' }).returning()
+  const [r] = await database.db.insert(rooms).values({ type: 'group', name: 'p', maxMembers: 100 }).returning()
+  await database.db.insert(roomMembers).values({ roomId: r!.id, userId: u!.id })
+  roomId = r!.id
+  userId = u!.id
+})
+afterAll(async () => {
+  await database.close()
+  await drop()
+})
+
+describe(`background work yields to the writer (${backend})`, () => {
+  test('the search indexer defers while the writer has work, then works a backlog off in bounded batches', async () => {
+    // a backlog of 1,234 committed messages waiting for the indexer
+    const plain = createMessageWriter(database, { flushMs: 2, batchMax: 1000, queueMax: 10_000, log: silentLogger })
+    await Promise.all(Array.from({ length: 1234 }, (_, i) => plain.submit(text(`backlog ${i}`))))
+    await plain.close()
+    expect(await count('search_queue')).toBe(1234)
+
+    const { writer, held, release } = heldWriter()
+    const pace = createPacer({ busy: () => writer.busy, idle: () => writer.drain(), maxDeferMs: 600_000, pauseMs: 0 })
+    const sizes: number[] = []
+    const search = createSearch(database, (r) => toMessage(r, () => ''), { pace, batch: 100, onBatch: (n) => sizes.push(n) })
+
+    // the writer is committing (held): the indexer must not start a batch
+    const sending = writer.submit(text('foreground'))
+    await until(held, 15_000, 'the writer busy')
+    const indexing = search.indexPending(10_000)
+    await until(() => pace.deferred === 1, 15_000, 'the indexer deferring')
+    expect(sizes).toEqual([])
+    expect(await count('search_queue')).toBe(1234)
+
+    // the writer goes idle: the foreground message commits first, then the indexer runs, 100 rows at a time
+    release()
+    expect((await sending).status).toBe('created')
+    expect(await indexing).toBe(1235)
+    expect(sizes).toEqual([...Array(12).fill(100), 35])
+    expect(await count('search_queue')).toBe(0)
+    expect(await count('search_index')).toBe(1235)
+    await writer.close()
+  })
+
+  test('a run is bounded by its limit; the rest waits for the next run', async () => {
+    const plain = createMessageWriter(database, { flushMs: 2, batchMax: 1000, queueMax: 10_000, log: silentLogger })
+    await Promise.all(Array.from({ length: 250 }, (_, i) => plain.submit(text(`more ${i}`))))
+    await plain.close()
+    const sizes: number[] = []
+    const pace = createPacer({ busy: () => plain.busy, idle: () => plain.drain(), maxDeferMs: 600_000, pauseMs: 1 })
+    const search = createSearch(database, (r) => toMessage(r, () => ''), { pace, batch: 100, onBatch: (n) => sizes.push(n) })
+    expect(await search.indexPending(150)).toBe(150)
+    expect(sizes).toEqual([100, 50])
+    expect(await count('search_queue')).toBe(100)
+    expect(await search.indexPending(150)).toBe(100)
+    // a full last batch: one more (empty) look finds the queue drained
+    expect(sizes).toEqual([100, 50, 100, 0])
+    expect(pace.deferred).toBe(0)
+  })
+})
