@@ -74,9 +74,10 @@ export function createChatServices(infra: Infrastructure, config: Config, log: L
   // a user whose only node died went offline: exactly one node tells the user's rooms and spaces
   presence.onExpired((userId, lastSeen) => {
     void (async () => {
-      await users.touchLastSeen(userId, new Date(lastSeen))
+      // last_seen stored and the audience read in one statement, as for a socket's own close
+      const audience = await rooms.wentOffline(userId, new Date(lastSeen))
       const u = await users.get(userId)
-      announcer.announce(userId, { status: 'offline', nickname: u.nickname, lastSeen }, await rooms.audiences(userId))
+      announcer.announce(userId, { status: 'offline', nickname: u.nickname, lastSeen }, audience)
     })().catch((err) => log.warn('presence: offline announcement failed', { user_id: userId, error: err }))
   })
 

@@ -272,11 +272,6 @@ export function createUsersService({
       if (gatewaySeen.size > CacheLimits.gatewayUsers.max) gatewaySeen.clear()
       gatewaySeen.set(u.id, { key, at: Date.now() })
     },
-
-    /** Stores when the user was last seen (on disconnect). */
-    async touchLastSeen(id: number, at: Date): Promise<void> {
-      await db.update(users).set({ lastSeenAt: at }).where(eq(users.id, id))
-    },
   }
 }
 

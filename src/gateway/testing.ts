@@ -302,7 +302,6 @@ export class FakeChat {
   services() {
     const users = {
       loginActive: async (sid: string) => !this.revokedLogins.has(sid),
-      touchLastSeen: async () => {},
     } as unknown as UsersService
     const rooms = {
       socketStart: async (userId: number, sid: string | null) => {

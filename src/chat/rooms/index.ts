@@ -11,7 +11,7 @@ import { authorize } from '../policy'
 import type { UsersService } from '../users'
 import { channelStartMark, createRoomMembers, roomFull, roomRow, userRoomIds } from './members'
 import { createRoomViews, type RoomRow } from './views'
-import { createOfflineReads, createSocketStarts, readPresenceAudience, type SocketStart } from './socket-start'
+import { createOfflineReads, createSocketStarts, type SocketStart } from './socket-start'
 import type { PresenceAudience } from '../../presence/announcer'
 import { idList } from '../../db/sql'
 import { frame } from '../../protocol/server-frames'
@@ -179,13 +179,6 @@ export function createRoomsService({ database, users: usersService, events, maxR
         : null
       return { rooms: result, next_cursor: next }
     },
-
-    /**
-     * Where the user's presence is announced: their group and direct rooms one
-     * by one, and each of their spaces once (its members hear it on the space
-     * topic, not once per channel), with member counts; one statement.
-     */
-    audiences: (userId: number): Promise<PresenceAudience> => readPresenceAudience(database, userId),
 
     /**
      * The user's last socket closed at `at`: stores their last_seen and

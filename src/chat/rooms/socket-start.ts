@@ -149,13 +149,3 @@ export function createOfflineReads(database: Database) {
 }
 
 const pairs = (v: unknown) => json<[number, number][]>(v ?? '[]').map(([id, members]) => ({ id: Number(id), members: Number(members) }))
-
-/** Where the user's presence goes (rooms and spaces with member counts), in one statement. */
-export async function readPresenceAudience(database: Database, userId: number): Promise<PresenceAudience> {
-  const [row] = await database.rows<{ rooms: unknown; spaces: unknown }>(sql`select
-      (select coalesce(json_agg(json_build_array(r.id, r.member_count)), '[]'::json)
-         from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = ${userId}) as rooms,
-      (select coalesce(json_agg(json_build_array(s.id, s.member_count)), '[]'::json)
-         from space_members sm join spaces s on s.id = sm.space_id where sm.user_id = ${userId}) as spaces`)
-  return { rooms: pairs(row?.rooms), spaces: pairs(row?.spaces) }
-}
