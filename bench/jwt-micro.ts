@@ -1,7 +1,9 @@
 /**
  * Micro-bench, not a test: access-token sign + verify per second, `jose`
- * called directly (the former src/auth/tokens.ts) against the
- * `@elysiajs/jwt` signer the server uses now, in one process and one run.
+ * called directly (the first src/auth/tokens.ts), `@elysiajs/jwt` signing
+ * and verifying, and what the server uses now (`createAccessTokens`:
+ * `@elysiajs/jwt` signs, `hs256Verifier` checks natively), in one process
+ * and one run.
  * A connect checks one token, so this bounds what token work costs a
  * connection storm. Rounds alternate between the two so that load from other
  * processes on the box falls on both alike, and rates are per CPU-second of
@@ -14,6 +16,7 @@
  */
 import { parseArgs } from 'node:util'
 import { jwtVerify, SignJWT } from 'jose'
+import { jwt } from '@elysiajs/jwt'
 import { createAccessTokens } from '../src/auth/tokens'
 
 const MAX_OPS = 200_000
@@ -45,7 +48,19 @@ function joseTokens() {
 }
 
 type Impl = { sign(userId: number, sid: string): Promise<string>; verify(token: string): Promise<number> }
-const impls: Record<string, Impl> = { jose: joseTokens(), '@elysiajs/jwt': createAccessTokens(secret, ttl) }
+/** Signing and verifying both through the plugin (its verify is jose's jwtVerify). */
+function pluginTokens(): Impl {
+  const signer = jwt({ secret, alg: 'HS256' }).decorator.jwt
+  return {
+    sign: (userId, sid) => signer.sign({ typ: 'access', sid, sub: String(userId), exp: Math.floor(Date.now() / 1000) + ttl }),
+    async verify(token) {
+      const payload = await signer.verify(token, { algorithms: ['HS256'] })
+      if (payload === false) throw new Error('invalid')
+      return Number(payload.sub)
+    },
+  }
+}
+const impls: Record<string, Impl> = { jose: joseTokens(), '@elysiajs/jwt': pluginTokens(), ours: createAccessTokens(secret, ttl) }
 
 /**
  * Operations per second of this process's CPU time (user + system), not of wall time: on a shared
@@ -96,8 +111,10 @@ for (const [label, fn] of [['sign+verify pairs/s', pairs], ['verify-only/s', ver
   }
   const jose = median(totals.jose!)
   const plugin = median(totals['@elysiajs/jwt']!)
+  const ours = median(totals.ours!)
   console.log(`${label}, median of ${rounds} rounds of ${ms} ms each (per CPU-second of this process, sequential):`)
-  console.log(`  jose           ${Math.round(jose).toLocaleString('en')}`)
-  console.log(`  @elysiajs/jwt  ${Math.round(plugin).toLocaleString('en')}`)
-  console.log(`  ratio plugin / jose  ${(plugin / jose).toFixed(3)}`)
+  console.log(`  jose                                ${Math.round(jose).toLocaleString('en')}`)
+  console.log(`  @elysiajs/jwt                       ${Math.round(plugin).toLocaleString('en')}`)
+  console.log(`  ours (plugin signs, native verify)  ${Math.round(ours).toLocaleString('en')}`)
+  console.log(`  ratio plugin / jose  ${(plugin / jose).toFixed(3)}   ratio ours / plugin  ${(ours / plugin).toFixed(3)}`)
 }
