@@ -8,7 +8,7 @@
  *   3. right after another burst, the indexer unpaced (the former behaviour: up to 5,000
  *      rows per transaction every 250 ms, whatever the writer does).
  *
- *   flock /work/notes/bench.lock bun bench/after-burst.ts [--burst 100000] [--seconds 10]
+ *   flock /work/notes/bench.lock bun bench/after-burst.ts [--burst 100000] [--seconds 10] [--index-batch 500] [--pause 10]
  *
  * Bounded: the burst count, the trickle's duration and the catch-up wait are fixed.
  */
@@ -30,6 +30,8 @@ const arg = (name: string, dflt: number) => {
 }
 const BURST = arg('burst', 100_000)
 const SECONDS = arg('seconds', 10)
+const INDEX_BATCH_ARG = arg('index-batch', 0)
+const PAUSE_MS = arg('pause', 10)
 const N_ROOMS = 10
 const N_USERS = 100
 
@@ -71,11 +73,11 @@ try {
   const roomIds = r.map((x) => x.id)
   const userIds = u.map((x) => x.id)
   const w = createMessageWriter(database, { flushMs: 2, batchMax: 1000, queueMax: 100_000, lanes: 2, log: silentLogger })
-  const paced = createPacer({ busy: () => w.busy, idle: () => w.drain(), maxDeferMs: 1000, pauseMs: 10 })
+  const paced = createPacer({ busy: () => w.busy, idle: () => w.drain(), maxDeferMs: 1000, pauseMs: PAUSE_MS })
 
   /** The indexer as the server schedules it (every 250 ms), with `pace`. */
   const indexer = (pace: Pacer) => {
-    const search = createSearch(database, (row) => toMessage(row, () => ''), { pace, batch: pace === unpaced ? 5000 : undefined })
+    const search = createSearch(database, (row) => toMessage(row, () => ''), { pace, batch: pace === unpaced ? 5000 : INDEX_BATCH_ARG || undefined })
     return every(250, () => search.indexPending(), silentLogger, 'indexer')
   }
   const rows: string[] = []
@@ -98,7 +100,7 @@ try {
   }
   await job.stop()
   await w.close()
-  console.log(`after-burst: trickle of one message / 5 ms for ${SECONDS} s; writer FLUSH_MS 2, BATCH_MAX 1000, 2 lanes; paced: deferred ${paced.deferred} turns`)
+  console.log(`after-burst: trickle of one message / 5 ms for ${SECONDS} s; writer FLUSH_MS 2, BATCH_MAX 1000, 2 lanes; paced: batches of ${INDEX_BATCH_ARG || 'INDEX_BATCH'}, pause ${PAUSE_MS} ms, deferred ${paced.deferred} turns`)
   console.log('| phase | messages | commit wait p50 ms | p99 ms | max ms | search_queue at start → end |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const row of rows) console.log(row)
