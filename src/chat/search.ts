@@ -52,7 +52,7 @@ export type SearchOptions = {
 }
 
 /** Rows per indexing transaction: small enough that one never holds the writer's foreground for long. */
-export const INDEX_BATCH = 500
+export const INDEX_BATCH = 2000
 
 export function createSearch(database: Database, view: (r: MessageRow) => Message, opts: SearchOptions = {}) {
   const pace = opts.pace ?? unpaced
