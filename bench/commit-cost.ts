@@ -64,11 +64,20 @@ async function bunSql(url: string, base: Database): Promise<Driver> {
 
 type Figures = { phase: string; commits: number; messages: number; wallMs: number; clientCpuMs: number; pgCpuMs: number }
 
-async function phase(d: Driver, label: string, probe: boolean, perBatch: number, batches: number, room: () => number, user: () => number): Promise<Figures> {
+async function phase(d: Driver, label: string, probe: boolean | 'naive', perBatch: number, batches: number, room: () => number, user: () => number): Promise<Figures> {
   const pg0 = cpuMs(d.backendPid)
   const c0 = process.cpuUsage()
   const t0 = performance.now()
   for (let b = 0; b < batches; b++) {
+    if (probe === 'naive') {
+      // the floor: the writer bench's baseline (next seq and insert in one statement), no checks, no outcome row, no read mark
+      const roomId = room()
+      await d.database.rowsPrepared(sql`with r as (update rooms set last_seq = last_seq + 1, last_activity_at = now() where id = ${roomId} returning last_seq),
+          m as (insert into messages (room_id, seq, sender_id, type, content, client_msg_id)
+                select ${roomId}, r.last_seq, ${user()}, 'text', ${`naive ${b}`.padEnd(64, 'x')}, ${crypto.randomUUID()} from r returning id)
+        insert into search_queue (message_id) select id from m`)
+      continue
+    }
     const items: Pending[] = Array.from({ length: perBatch }, (_, i) => ({
       req: { roomId: room(), senderId: user(), type: 'text', content: `cost ${b}.${i} `.padEnd(64, 'x'), clientMsgId: crypto.randomUUID() },
       resolve: () => {}, reject: () => {},
@@ -104,6 +113,8 @@ try {
       // warm: prepare both plans on this connection before measuring
       await phase(d, 'warm', true, 1, 20, room, user)
       await phase(d, 'warm', false, 1, 20, room, user)
+      await phase(d, 'warm', 'naive', 1, 20, room, user)
+      all.push(await phase(d, '1 msg, one INSERT (floor, no checks)', 'naive', 1, COMMITS, room, user))
       all.push(await phase(d, '1 msg, set-based', false, 1, COMMITS, room, user))
       all.push(await phase(d, '1 msg, index-probe', true, 1, COMMITS, room, user))
       all.push(await phase(d, '100 msgs, set-based', false, 100, BATCHES, room, user))

@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { toMessage } from '../src/chat/message-view'
+import { createFilesService } from '../src/chat/files'
+import { createRoomPurger } from '../src/chat/purge'
 import { createSearch } from '../src/chat/search'
 import { openDatabase, type Database } from '../src/db/client'
-import { roomMembers, rooms, users } from '../src/db/schema'
+import { roomMembers, roomPurges, rooms, users } from '../src/db/schema'
+import { createDiskStorage } from '../src/files/storage.disk'
 import { createMessageWriter, type MessageWriter, type WriteRequest } from '../src/db/writer'
 import { silentLogger } from '../src/lib/logger'
 import { createPacer } from '../src/lib/pace'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { backend, testDatabase, until } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only
@@ -102,5 +107,42 @@ describe(`background work yields to the writer (${backend})`, () => {
     // a full last batch: one more (empty) look finds the queue drained
     expect(sizes).toEqual([100, 50, 100, 0])
     expect(pace.deferred).toBe(0)
+  })
+
+  test('the room purge defers while the writer has work, then deletes in bounded statements', async () => {
+    const [gone] = await database.db.insert(rooms).values({ type: 'group', name: 'gone', maxMembers: 100 }).returning()
+    await database.db.insert(roomMembers).values({ roomId: gone!.id, userId })
+    const plain = createMessageWriter(database, { flushMs: 2, batchMax: 1000, queueMax: 10_000, log: silentLogger })
+    await Promise.all(Array.from({ length: 345 }, (_, i) => plain.submit({ roomId: gone!.id, senderId: userId, type: 'text', content: `doomed ${i}` })))
+    await plain.close()
+    await database.db.insert(roomPurges).values({ roomId: gone!.id })
+    const inRoom = async () => (await database.rows<{ n: number }>(sql`select count(*)::int as n from messages where room_id = ${gone!.id}`))[0]!.n
+
+    const { writer, held, release } = heldWriter()
+    const pace = createPacer({ busy: () => writer.busy, idle: () => writer.drain(), maxDeferMs: 600_000, pauseMs: 0 })
+    // every purge statement, as sent: each deletes at most `batch` rows
+    const deletes: string[] = []
+    const watched: Database = { ...database, rows: (q, ex) => {
+      const text = q.queryChunks.map((c) => (typeof c === 'object' && c !== null && 'value' in c ? String(c.value) : '')).join('')
+      if (/delete from (messages|files)/.test(text)) deletes.push(text)
+      return database.rows(q, ex)
+    } }
+    const files = createFilesService({ database, storage: createDiskStorage(join(tmpdir(), `pace-${Date.now()}`)), secret: 's', urlTtl: 60, maxUploadBytes: 1024 })
+    const purger = createRoomPurger({ database: watched, files, log: silentLogger, batch: 100, pace })
+
+    const sending = writer.submit(text('foreground'))
+    await until(held, 15_000, 'the writer busy')
+    const purging = purger.kick()
+    await until(() => pace.deferred === 1, 15_000, 'the purge deferring')
+    expect(deletes).toEqual([])
+    expect(await inRoom()).toBe(345)
+
+    release()
+    expect((await sending).status).toBe('created')
+    expect(await purging).toBe(345)
+    expect(await inRoom()).toBe(0)
+    // files (none) once, then messages 100 at a time: 100, 100, 100, 45
+    expect(deletes.filter((d) => d.includes('delete from messages'))).toHaveLength(4)
+    await writer.close()
   })
 })

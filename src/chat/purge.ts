@@ -24,12 +24,10 @@ export function createRoomPurger(d: { database: Database; files: FilesService; l
   async function pass(): Promise<number> {
     const queued = await d.database.rows<{ room_id: number }>(sql`select room_id from room_purges order by created_at limit 100`)
     let total = 0
-    let first = true
-    /** before each statement: defer to a busy writer, pause between statements */
-    const turn = async () => {
-      await pace.turn(first)
-      first = false
-    }
+    /** rows the last statement deleted: a pause follows only work done */
+    let deleted = 0
+    /** before each statement: defer to a busy writer, pause after one that deleted rows */
+    const turn = () => pace.turn(deleted === 0)
     for (const { room_id: roomId } of queued) {
       for (;;) {
         await turn()
@@ -38,6 +36,7 @@ export function createRoomPurger(d: { database: Database; files: FilesService; l
         )
         await d.files.deleteBytes(gone.map((g) => g.storage_key))
         total += gone.length
+        deleted = gone.length
         if (gone.length < batch) break
       }
       for (;;) {
@@ -48,6 +47,7 @@ export function createRoomPurger(d: { database: Database; files: FilesService; l
               select count(*)::int as n from m`,
         )) as [{ n: number }]
         total += n
+        deleted = n
         if (n < batch) break
       }
       await d.database.rows(sql`delete from room_purges where room_id = ${roomId}`)

@@ -51,8 +51,8 @@ export type SearchOptions = {
   onBatch?: (rows: number) => void
 }
 
-/** Rows per indexing transaction: small enough that one never holds the writer's foreground for long. */
-export const INDEX_BATCH = 500
+/** Rows per indexing transaction: bounded, yet large enough that a backlog after a burst is worked off quickly (docs/architecture.md). */
+export const INDEX_BATCH = 2000
 
 export function createSearch(database: Database, view: (r: MessageRow) => Message, opts: SearchOptions = {}) {
   const pace = opts.pace ?? unpaced

@@ -43,17 +43,17 @@ export function createSettingsService(database: Database, roomsService: RoomsSer
     /**
      * Deletes messages older than their room's retention, at most `batch` a
      * statement, until none is left; each statement after a turn of the pacer
-     * (it defers to a busy writer, and pauses between statements). Returns
+     * (it defers to a busy writer, and pauses after a statement that deleted rows). Returns
      * how many went.
      */
     async sweepRetention(batch = RETENTION_BATCH): Promise<number> {
       const withRetention = await db.select({ id: rooms.id, days: rooms.retentionDays }).from(rooms).where(isNotNull(rooms.retentionDays))
       let total = 0
-      let first = true
+      // a pause only after a statement that deleted rows: many rooms with nothing expired cost no sleeps
+      let deleted = 0
       for (const r of withRetention) {
         for (;;) {
-          await pace.turn(first)
-          first = false
+          await pace.turn(deleted === 0)
           // expired messages and their files' rows in one statement; the bytes go after
           const gone = await database.rows<{ id: number; storage_key: string | null }>(
             sql`with m as (
@@ -66,6 +66,7 @@ export function createSettingsService(database: Database, roomsService: RoomsSer
           )
           await files.deleteBytes(gone.flatMap((g) => (g.storage_key ? [g.storage_key] : [])))
           total += gone.length
+          deleted = gone.length
           if (gone.length < batch) break
         }
       }

@@ -16,16 +16,17 @@ export type PacerOptions = {
   idle: () => Promise<void>
   /** longest a turn defers to a busy foreground, ms */
   maxDeferMs: number
-  /** pause before every turn but the first of a run, ms */
+  /** pause before a turn that follows work done, ms */
   pauseMs: number
 }
 
 export type Pacer = {
   /**
-   * Resolves when the next batch may run. `first`: the first batch of a run
-   * (no pause before it; it still defers to a busy foreground).
+   * Resolves when the next batch may run. `noPause`: the first batch of a
+   * run, or one after a batch that found nothing to do (no pause before it;
+   * it still defers to a busy foreground).
    */
-  turn(first?: boolean): Promise<void>
+  turn(noPause?: boolean): Promise<void>
   /** turns that found the foreground busy and waited (for tests and /metrics) */
   readonly deferred: number
 }
@@ -36,8 +37,8 @@ export function createPacer(o: PacerOptions): Pacer {
     get deferred() {
       return deferred
     },
-    async turn(first = false) {
-      if (!first && o.pauseMs > 0) await sleep(o.pauseMs)
+    async turn(noPause = false) {
+      if (!noPause && o.pauseMs > 0) await sleep(o.pauseMs)
       if (!o.busy()) return
       deferred++
       let timer: ReturnType<typeof setTimeout> | null = null
