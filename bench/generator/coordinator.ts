@@ -29,6 +29,9 @@ export type GeneratorOptions = {
   sourceAddresses?: number
 }
 
+/** BENCH_SRC_ADDRS=n: how many source addresses by default (0: the kernel's choice, for a system without 127.0.0.0/8 on lo). */
+const DEFAULT_SOURCE_ADDRESSES = process.env.BENCH_SRC_ADDRS === undefined ? 4 : Math.max(0, Math.floor(Number(process.env.BENCH_SRC_ADDRS) || 0))
+
 /** `count` loopback source addresses from 127.0.0.2 on. */
 export function sourceAddresses(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
@@ -173,7 +176,7 @@ export class LoadGenerator {
       connectConcurrency: Math.max(16, Math.floor((this.opts.connectConcurrency ?? 2000) / n)),
       connectTimeoutMs: this.opts.connectTimeoutMs ?? 15_000,
       maxLifetimeMs: this.opts.maxLifetimeMs,
-      sourceAddresses: sourceAddresses(this.opts.sourceAddresses ?? 4),
+      sourceAddresses: sourceAddresses(this.opts.sourceAddresses ?? DEFAULT_SOURCE_ADDRESSES),
     }))
     await hello
   }

@@ -78,6 +78,51 @@ type SessionFrameHandlers = {
   [K in keyof ClientFrameHandlers]: (s: Session, frame: Parameters<ClientFrameHandlers[K]>[0]) => Promise<void>
 }
 
+/**
+ * Followed rooms → generation: a Map in effect, with the first room kept
+ * inline (a per-room socket follows one room; most sockets few), so an idle
+ * socket carries no hash table.
+ */
+export class RoomGenerations {
+  /** the inline room; 0 = none (room ids start at 1) */
+  private id = 0
+  private gen = 0
+  private rest: Map<number, number> | null = null
+
+  has(id: number): boolean {
+    return (id !== 0 && id === this.id) || (this.rest?.has(id) ?? false)
+  }
+
+  get(id: number): number | undefined {
+    return id !== 0 && id === this.id ? this.gen : this.rest?.get(id)
+  }
+
+  set(id: number, gen: number): void {
+    if (id !== 0 && (id === this.id || (this.id === 0 && !this.rest?.has(id)))) {
+      this.id = id
+      this.gen = gen
+      return
+    }
+    (this.rest ??= new Map()).set(id, gen)
+  }
+
+  delete(id: number): boolean {
+    if (id !== 0 && id === this.id) {
+      this.id = 0
+      this.gen = 0
+      return true
+    }
+    return this.rest?.delete(id) ?? false
+  }
+
+  /** The followed rooms (a copy: safe to change the set while going through it). */
+  keys(): number[] {
+    const out = this.rest ? [...this.rest.keys()] : []
+    if (this.id !== 0) out.unshift(this.id)
+    return out
+  }
+}
+
 /** More missing messages than this on subscribe: the client reads history over REST. */
 export const REPLAY_MAX = 1000
 /** Bad frames allowed per minute before the socket is closed with 1008. */
@@ -93,7 +138,7 @@ export class Session implements HubMember {
   readonly userId: number
   private user: User | null = null
   /** followed rooms → generation; a newer subscribe or unsubscribe bumps it */
-  private rooms = new Map<number, number>()
+  private rooms = new RoomGenerations()
   /** spaces whose own events (space.*, new channels) this socket follows; null until the first */
   private spaces: Set<number> | null = null
   private generation = 0
@@ -507,7 +552,7 @@ export class Session implements HubMember {
     this.closed = true
     const { deps } = this
     this.typing?.stopAll()
-    for (const roomId of [...this.rooms.keys()]) {
+    for (const roomId of this.rooms.keys()) {
       this.rooms.delete(roomId)
       deps.hub.untrackRoom(roomId, this)
     }
