@@ -75,4 +75,177 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       console.log(`two sign-ups, a DM found by search and the first message seen on the other side: ${firstMessageMs.toFixed(0)} ms`)
     })
   })
+
+  test('group: create, invite, chat both ways', async () => {
+    await step('group invite', pages(), async () => {
+      await a.locator('#new-group').click()
+      const form = a.locator('#new-group')
+      await a.locator('dialog form input').first().fill('스터디 모임')
+      await a.locator('dialog button.primary').click()
+      await a.locator('#room-title', { hasText: '스터디 모임' }).waitFor()
+      await a.locator('#invite').click()
+      await a.locator('dialog input[type=search]').fill('bora-')
+      await a.locator('dialog .results button', { hasText: 'Bora' }).click()
+      await b.locator('#rooms button', { hasText: '스터디 모임' }).waitFor()
+      await say(a, '스터디는 내일 7시에 시작해요')
+      // the badge counts it on b's side, which has another room open
+      await b.locator('#rooms button', { hasText: '스터디 모임' }).locator('.badge', { hasText: '1' }).waitFor()
+      await open(b, '스터디 모임')
+      await msg(b, '스터디는 내일 7시에 시작해요').waitFor()
+      await b.locator('#rooms button', { hasText: '스터디 모임' }).locator('.badge').waitFor({ state: 'detached' })
+      await say(b, '좋아요, 저도 갈게요!')
+      await msg(a, '좋아요, 저도 갈게요!').waitFor()
+      void form
+    })
+  })
+
+  test('typing, reactions, edit and delete are seen live; read receipts', async () => {
+    await step('live', pages(), async () => {
+      await a.locator('#composer').fill('입력 중')
+      await b.locator('#typing', { hasText: '하늘' }).waitFor()
+      await a.locator('#composer').fill('')
+      await say(a, '이 메시지에 반응해 주세요')
+      const target = msg(b, '이 메시지에 반응해 주세요')
+      await target.hover()
+      await target.locator('summary').click()
+      await b.getByRole('button', { name: 'React 👍' }).click()
+      await msg(a, '이 메시지에 반응해 주세요').locator('.reaction', { hasText: '👍 1' }).waitFor()
+      // read receipts: b has the room open, so a's message is read by 1
+      await msg(a, '이 메시지에 반응해 주세요').locator('.receipt', { hasText: '1' }).waitFor()
+
+      await say(a, '오타가 있는 메시지')
+      await msg(b, '오타가 있는 메시지').waitFor()
+      const mine = msg(a, '오타가 있는 메시지')
+      await mine.hover()
+      await mine.getByRole('button', { name: '수정' }).click()
+      await a.locator('#composer').fill('고친 메시지')
+      await a.locator('#composer').press('Enter')
+      await msg(b, '고친 메시지').locator('.edited').waitFor()
+
+      const gone = msg(a, '고친 메시지')
+      await gone.hover()
+      await gone.getByRole('button', { name: '삭제' }).click()
+      await b.locator('#log li.msg .deleted', { hasText: 'This message was deleted.' }).waitFor()
+      expect(await msg(b, '고친 메시지').count()).toBe(0)
+    })
+  })
+
+  test('an uploaded image shows as an image on the other side', async () => {
+    await step('image upload', pages(), async () => {
+      await a.locator('input[type=file]').setInputFiles({ name: 'red.png', mimeType: 'image/png', buffer: PNG })
+      const img = b.locator('#log img.preview[alt="red.png"]')
+      await img.waitFor()
+      await until('the image loads through its signed URL', () => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth === 1))
+      expect(await img.getAttribute('src')).toContain('sig=')
+    })
+  })
+
+  test('search highlights and jumps to the message', async () => {
+    await step('search jump', pages(), async () => {
+      await b.locator('#open-search').click()
+      await b.locator('#search-input').fill('7시')
+      await b.locator('#search-input').press('Enter')
+      const hit = b.locator('.hits button', { hasText: '스터디는' })
+      await hit.locator('mark', { hasText: '7시' }).waitFor()
+      await hit.click()
+      const target = msg(b, '스터디는 내일 7시에 시작해요')
+      await until('the message is focused', () => target.evaluate((el) => el === document.activeElement))
+    })
+  })
+
+  test('reload keeps the open room; cold load to the first message', async () => {
+    await step('reload', pages(), async () => {
+      await b.reload()
+      await b.locator('#room-title', { hasText: '스터디 모임' }).waitFor()
+      await msg(b, '좋아요, 저도 갈게요!').waitFor()
+      // a cold load: a new context (empty cache), the session already stored, the room remembered
+      const tokens = await b.evaluate(() => [localStorage.getItem('chat.tokens'), localStorage.getItem('chat.room')])
+      const cold = await newUser(browser, node.url, 'en-US')
+      await cold.context.addInitScript(([tk, room]) => {
+        localStorage.setItem('chat.tokens', tk!)
+        localStorage.setItem('chat.room', room!)
+      }, tokens)
+      await cold.page.goto('/')
+      await cold.page.locator('#log li.msg', { hasText: '좋아요, 저도 갈게요!' }).waitFor()
+      const ms = await cold.page.evaluate(() => performance.now())
+      console.log(`cold load to the first message shown: ${ms.toFixed(0)} ms (performance.now() at the moment the message is in the DOM)`)
+      await cold.context.close()
+    })
+  })
+
+  test('a server restart mid-chat resumes with nothing lost or doubled', async () => {
+    await step('restart', pages(), async () => {
+      await open(a, '스터디 모임')
+      await say(a, '재시작 전')
+      await msg(b, '재시작 전').waitFor()
+      await node.stop()
+      // sent while the server is down: it waits in the SDK's outbox
+      await say(a, '재시작 중에 보낸 메시지')
+      await a.locator('#log li.pending', { hasText: '재시작 중에 보낸 메시지' }).waitFor()
+      await node.start()
+      await msg(b, '재시작 중에 보낸 메시지').waitFor({ timeout: 60_000 })
+      await msg(a, '재시작 중에 보낸 메시지').waitFor({ timeout: 60_000 })
+      await say(b, '재시작 후')
+      await msg(a, '재시작 후').waitFor()
+      for (const p of [a, b]) {
+        for (const text of ['재시작 전', '재시작 중에 보낸 메시지', '재시작 후']) expect(await msg(p, text).count()).toBe(1)
+        expect(await p.locator('#log li.pending').count()).toBe(0)
+        const seqs = await p.locator('#log li.msg[data-seq]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))))
+        expect(seqs).toEqual([...seqs].sort((x, y) => x - y))
+        expect(new Set(seqs).size).toBe(seqs.length)
+      }
+    })
+  })
+
+  test('no serious accessibility violations on the main screens (axe-core)', async () => {
+    await step('axe', pages(), async () => {
+      const source = await Bun.file(require.resolve('axe-core/axe.min.js')).text()
+      const audit = async (p: Page) => {
+        // evaluated over the DevTools protocol: the page's CSP (no inline scripts) stays on
+        await p.evaluate(source)
+        const found = await p.evaluate(async () => {
+          const r = await (globalThis as unknown as { axe: { run: (o: object) => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } })
+            .axe.run({ resultTypes: ['violations'] })
+          return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }))
+        })
+        return found.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      }
+      expect(await audit(a)).toEqual([]) // the chat screen (Korean)
+      await b.locator('#room-settings').click()
+      await b.locator('dialog').waitFor()
+      expect(await audit(b)).toEqual([]) // a dialog
+      await b.keyboard.press('Escape')
+      const fresh = await newUser(browser, node.url, 'en-US')
+      await fresh.page.goto('/')
+      await fresh.page.locator('#auth').waitFor()
+      expect(await audit(fresh.page)).toEqual([]) // sign-up
+      const phone = await newUser(browser, node.url, 'ko-KR', { width: 390, height: 800 })
+      await phone.page.goto('/')
+      await phone.page.locator('#auth').waitFor()
+      await fresh.context.close()
+      await phone.context.close()
+    })
+  })
+
+  test('the README screenshot (taken when missing or UPDATE_SCREENSHOT=1)', async () => {
+    if (existsSync(SCREENSHOT) && process.env.UPDATE_SCREENSHOT !== '1') return
+    await step('screenshot', pages(), async () => {
+      await open(a, '스터디 모임')
+      await msg(a, '재시작 후').waitFor()
+      mkdirSync(join(SCREENSHOT, '..'), { recursive: true })
+      await a.screenshot({ path: SCREENSHOT })
+    })
+  })
+
+  test('log out revokes the session: the old refresh token gets 401', async () => {
+    await step('logout', pages(), async () => {
+      const stored = await a.evaluate(() => localStorage.getItem('chat.tokens'))
+      const { refresh } = JSON.parse(stored!) as { refresh: string }
+      await a.locator('#logout').click()
+      await a.locator('#auth').waitFor()
+      const r = await api(node.url)('POST', '/v1/auth/refresh', { body: { refresh } })
+      expect(r.status).toBe(401)
+      expect(await a.evaluate(() => localStorage.getItem('chat.tokens'))).toBeNull()
+    })
+  })
 })

@@ -45,9 +45,12 @@ export async function startNode(extra: Record<string, string> = {}) {
     get chat() {
       return chat!
     },
-    /** Stops the node as a deploy would (drain: every accepted message committed), then starts it again. */
-    async restart() {
+    /** Stops the node as a deploy would (drain: every accepted message committed). */
+    async stop() {
       await chat!.close()
+    },
+    /** Starts it again on the same port and database. */
+    async start() {
       await up()
     },
     async close() {
