@@ -380,7 +380,7 @@ function RoomList({ open }: { open: (d: DialogKind) => void }) {
       </ul>
       <footer class="me">
         {S.me.value && (
-          <button class="user-row" onClick={() => open('profile')} aria-label={t.profile}>
+          <button class="user-row" onClick={() => open('profile')} title={t.profile}>
             <Avatar user={S.me.value} size="sm" /> <span>{S.me.value.nickname}</span>
           </button>
         )}
@@ -550,7 +550,7 @@ function MessageList({ room, onReply, onEdit }: { room: Room; onReply: (m: Messa
   let prev: Message | undefined
   for (const m of list) {
     if (!prev || dayKey(prev.created_at) !== dayKey(m.created_at)) {
-      items.push(<li key={`d-${m.seq}`} class="day" role="separator"><span>{dayLabel(m.created_at)}</span></li>)
+      items.push(<li key={`d-${m.seq}`} class="day"><span>{dayLabel(m.created_at)}</span></li>)
       prev = undefined
     }
     const grouped = !!prev && !prev.deleted && prev.sender?.id === m.sender?.id && Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60_000 && !m.reply_to_id
@@ -661,7 +661,7 @@ function RoomView({ room }: { room: Room }) {
         <button class="icon back" aria-label={t.back} onClick={S.closeRoom}>←</button>
         <h2 id="room-title">{other && <Dot on={S.present.value.has(other.id)} />} {roomTitle(room)}</h2>
         <button class="icon" aria-label={t.search} title={t.search} id="open-search" onClick={() => (panel.value = panel.value ? null : 'search')}>🔍</button>
-        <button class="icon" aria-label={t.members} title={t.members} onClick={() => (dlg.value = 'members')}>👤<small>{room.member_count}</small></button>
+        <button class="icon" aria-label={`${t.members} ${room.member_count}`} title={t.members} onClick={() => (dlg.value = 'members')}><span aria-hidden="true">👤</span><small>{room.member_count}</small></button>
         {room.type === 'group' && <button class="icon" aria-label={t.invite} title={t.invite} id="invite" onClick={() => (dlg.value = 'invite')}>＋</button>}
         <button class="icon" aria-label={t.settings} title={t.settings} id="room-settings" onClick={() => (dlg.value = 'settings')}>⚙</button>
       </header>

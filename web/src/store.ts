@@ -270,7 +270,7 @@ function setTyping(roomId: number, userId: number, nickname: string, on: boolean
 let lastTypingSent = 0
 export function sendTyping(roomId: number, on: boolean) {
   const now = Date.now()
-  if (on && now - lastTypingSent < 2000) return
+  if (on && now - lastTypingSent < 1000) return
   lastTypingSent = on ? now : 0
   socket?.typing(roomId, on)
 }
