@@ -137,7 +137,10 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       await a.locator('input[type=file]').setInputFiles({ name: 'red.png', mimeType: 'image/png', buffer: PNG })
       const img = b.locator('#log img.preview[alt="red.png"]')
       await img.waitFor()
-      await until('the image loads through its signed URL', () => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth === 1))
+      await until('the image loads through its signed URL', () => img.evaluate((el) => {
+        const image = el as unknown as { complete: boolean; naturalWidth: number } // the root project has no DOM types
+        return image.complete && image.naturalWidth === 1
+      }))
       expect(await img.getAttribute('src')).toContain('sig=')
     })
   })
@@ -151,7 +154,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       await hit.locator('mark', { hasText: '7시' }).waitFor()
       await hit.click()
       const target = msg(b, '스터디는 내일 7시에 시작해요')
-      await until('the message is focused', () => target.evaluate((el) => el === document.activeElement))
+      await until('the message is focused', () => target.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement))
     })
   })
 
