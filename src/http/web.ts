@@ -49,6 +49,9 @@ async function buildWeb(): Promise<WebBundle> {
     sourcemap: 'none',
     naming: { entry: '[name]-[hash].[ext]', chunk: '[name]-[hash].[ext]', asset: '[name]-[hash].[ext]' },
     define: { 'process.env.NODE_ENV': '"production"' },
+    // set here rather than read from web/tsconfig.json (which extends the repository's, absent from the image)
+    jsx: { runtime: 'automatic', importSource: 'preact' },
+    throw: false,
   })
   if (!out.success) throw new AggregateError(out.logs, 'web/: the bundle did not build')
   const assets = new Map<string, WebAsset>()
