@@ -120,6 +120,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       const mine = msg(a, '오타가 있는 메시지')
       await mine.hover()
       await mine.getByRole('button', { name: '수정' }).click()
+      await until('the composer holds the message', async () => (await a.locator('#composer').inputValue()) === '오타가 있는 메시지')
       await a.locator('#composer').fill('고친 메시지')
       await a.locator('#composer').press('Enter')
       await msg(b, '고친 메시지').locator('.edited').waitFor()
@@ -199,6 +200,63 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
         expect(seqs).toEqual([...seqs].sort((x, y) => x - y))
         expect(new Set(seqs).size).toBe(seqs.length)
       }
+    })
+  })
+
+  test('phone width: the room list, then the room alone, and back', async () => {
+    await step('phone', pages(), async () => {
+      const tokens = await b.evaluate(() => localStorage.getItem('chat.tokens'))
+      const phone = await newUser(browser, node.url, 'en-US', { width: 390, height: 800 })
+      await phone.context.addInitScript((tk) => localStorage.setItem('chat.tokens', tk!), tokens)
+      await phone.page.goto('/')
+      const list = phone.page.locator('#rooms')
+      await list.waitFor()
+      await phone.page.locator('#rooms button', { hasText: '스터디 모임' }).click()
+      await phone.page.locator('#composer').waitFor()
+      expect(await list.isVisible()).toBe(false)
+      const fits = await phone.page.evaluate(() => {
+        const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document
+        return d.documentElement.scrollWidth <= d.documentElement.clientWidth
+      })
+      expect(fits).toBe(true)
+      await phone.page.getByRole('button', { name: 'Back' }).click()
+      await list.waitFor()
+      await phone.context.close()
+    })
+  })
+
+  test('spaces: create one, invite by link, chat in its channel, members with roles', async () => {
+    await step('spaces', pages(), async () => {
+      await a.getByRole('button', { name: '스페이스 만들기' }).click()
+      await a.locator('dialog input').first().fill('개발팀')
+      await a.locator('dialog button.primary').click()
+      await a.locator('#room-title', { hasText: 'general' }).waitFor()
+      await a.locator('.side-head').getByRole('button', { name: '설정' }).click()
+      await a.locator('dialog').getByRole('button', { name: '초대 링크' }).click()
+      const link = a.locator('dialog input[readonly]')
+      await until('an invite link', async () => /#join=\d+\./.test(await link.inputValue()))
+      const url = await link.inputValue()
+      await a.keyboard.press('Escape')
+      // the invite link opens the app (here the same page: the hash changes)
+      await b.goto(url)
+      await b.locator('#room-title', { hasText: 'general' }).waitFor()
+      await say(a, '개발팀에 오신 걸 환영해요')
+      await msg(b, '개발팀에 오신 걸 환영해요').waitFor()
+      await say(b, '감사합니다!')
+      await msg(a, '감사합니다!').waitFor()
+      await a.locator('.side-head').getByRole('button', { name: '설정' }).click()
+      const members = a.locator('dialog .members li')
+      await members.filter({ hasText: 'Bora' }).waitFor()
+      await members.filter({ hasText: '하늘' }).filter({ hasText: '소유자' }).waitFor()
+      // the owner makes Bora an admin
+      await a.locator('dialog').getByRole('combobox', { name: '역할: Bora' }).selectOption('admin')
+      const { access } = JSON.parse((await a.evaluate(() => localStorage.getItem('chat.tokens')))!) as { access: string }
+      const spaceId = Number(/#join=(\d+)\./.exec(url)![1])
+      await until('Bora is an admin on the server', async () => {
+        const r = await api(node.url)('GET', `/v1/spaces/${spaceId}/members`, { token: access })
+        return (r.body.members as { user: { nickname: string }; role: string }[]).some((m) => m.user.nickname === 'Bora' && m.role === 'admin')
+      })
+      await a.keyboard.press('Escape')
     })
   })
 

@@ -1,4 +1,4 @@
-import { useComputed, useSignal, useSignalEffect } from '@preact/signals'
+import { useComputed, useSignal, useSignalEffect, type Signal } from '@preact/signals'
 import { useEffect, useRef } from 'preact/hooks'
 import type { Message, Room, User } from '../../client/src'
 import { lang, t } from './i18n'
@@ -573,12 +573,8 @@ function MessageList({ room, onReply, onEdit }: { room: Room; onReply: (m: Messa
   )
 }
 
-function Composer({ room, reply, editing, done }: { room: Room; reply: Message | null; editing: Message | null; done: () => void }) {
-  const text = useSignal('')
+function Composer({ room, reply, editing, text, done }: { room: Room; reply: Message | null; editing: Message | null; text: Signal<string>; done: () => void }) {
   const file = useRef<HTMLInputElement>(null)
-  useEffect(() => {
-    text.value = editing ? editing.content : ''
-  }, [editing?.id])
   const submit = (e: Event) => {
     e.preventDefault()
     const content = text.value.trim()
@@ -589,6 +585,10 @@ function Composer({ room, reply, editing, done }: { room: Room; reply: Message |
     S.sendTyping(room.id, false)
     done()
   }
+  const box = useRef<HTMLTextAreaElement>(null)
+  useEffect(() => {
+    if (editing || reply) box.current?.focus()
+  }, [editing?.id, reply?.id])
   const up = S.uploads.value.filter((u) => u.roomId === room.id)
   return (
     <form class="composer" id="send" onSubmit={submit}>
@@ -610,7 +610,7 @@ function Composer({ room, reply, editing, done }: { room: Room; reply: Message |
           for (const f of e.currentTarget.files ?? []) void S.upload(room.id, f)
           e.currentTarget.value = ''
         }} />
-        <textarea id="composer" rows={1} aria-label={t.message} placeholder={t.message} value={text.value}
+        <textarea id="composer" ref={box} rows={1} aria-label={t.message} placeholder={t.message} value={text.value}
           onInput={(e) => {
             text.value = e.currentTarget.value
             S.sendTyping(room.id, text.value.length > 0)
@@ -635,11 +635,13 @@ function Composer({ room, reply, editing, done }: { room: Room; reply: Message |
 function RoomView({ room }: { room: Room }) {
   const reply = useSignal<Message | null>(null)
   const editing = useSignal<Message | null>(null)
+  const text = useSignal('')
   const panel = useSignal<'search' | null>(null)
   const dlg = useSignal<DialogKind>(null)
   const dragging = useSignal(false)
   useEffect(() => {
     reply.value = editing.value = null
+    text.value = ''
     panel.value = null
   }, [room.id])
   const typingNames = [...(S.typing.value.get(room.id)?.values() ?? [])]
@@ -672,9 +674,13 @@ function RoomView({ room }: { room: Room }) {
       }} onEdit={(m) => {
         reply.value = null
         editing.value = m
+        text.value = m.content
       }} />
       <p class="typing" id="typing" aria-live="polite">{typingNames.length > 0 ? `${typingNames.join(', ')} ${typingNames.length > 1 ? t.typingMany : t.typing}` : ''}</p>
-      <Composer room={room} reply={reply.value} editing={editing.value} done={() => (reply.value = editing.value = null)} />
+      <Composer room={room} reply={reply.value} editing={editing.value} text={text} done={() => {
+        if (editing.value) text.value = ''
+        reply.value = editing.value = null
+      }} />
       {dragging.value && <div class="drop-hint">{t.dropHere}</div>}
       {dlg.value === 'invite' && <InviteDialog room={room} onClose={() => (dlg.value = null)} />}
       {dlg.value === 'members' && <MembersDialog room={room} onClose={() => (dlg.value = null)} />}

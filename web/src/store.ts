@@ -152,6 +152,7 @@ export async function logout() {
   })
 }
 
+let listeningForLinks = false
 async function start(user: User) {
   me.value = user
   const [r, s] = await Promise.all([must(client.api.v1.rooms.get({ query: { limit: 200 } })), must(client.api.v1.spaces.get())])
@@ -160,6 +161,9 @@ async function start(user: User) {
     spaces.value = s.spaces
   })
   connect()
+  // an invite link opened while the app is open only changes the hash
+  if (!listeningForLinks) addEventListener('hashchange', () => void followInviteLink())
+  listeningForLinks = true
   await followInviteLink()
   const saved = Number(localStorage.getItem(ROOM_KEY))
   const room = rooms.value.find((x) => x.id === saved)
