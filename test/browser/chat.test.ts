@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { deflateSync } from 'node:zlib'
 import type { Browser, Page } from 'playwright-core'
 import { api } from '../helpers'
 import { hasChromium, launch, newUser, startNode, step, until } from './harness'
@@ -13,8 +14,29 @@ import { hasChromium, launch, newUser, startNode, step, until } from './harness'
 setDefaultTimeout(90_000)
 
 const SCREENSHOT = join(import.meta.dir, '../../docs/screenshot.png')
-// a 1×1 red PNG
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64')
+/** A w×h PNG of horizontal stripes (8-bit RGB), written out here: the test needs no image files. */
+function stripes(w: number, h: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+    const out = Buffer.alloc(12 + data.length)
+    out.writeUInt32BE(data.length, 0)
+    body.copy(out, 4)
+    out.writeUInt32BE(Bun.hash.crc32(body), 8 + data.length)
+    return out
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(w, 0)
+  ihdr.writeUInt32BE(h, 4)
+  ihdr.set([8, 2, 0, 0, 0], 8)
+  const colors = [[79, 70, 229], [236, 72, 153], [250, 204, 21], [16, 185, 129]]
+  const rows = Buffer.alloc(h * (1 + w * 3))
+  for (let y = 0; y < h; y++) {
+    const c = colors[Math.floor((y / h) * colors.length)]!
+    for (let x = 0; x < w; x++) rows.set(c, y * (1 + w * 3) + 1 + x * 3)
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))])
+}
+const PNG = stripes(160, 90)
 
 describe.skipIf(!hasChromium)('web app in Chromium', () => {
   let node: Awaited<ReturnType<typeof startNode>>
@@ -135,12 +157,12 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
 
   test('an uploaded image shows as an image on the other side', async () => {
     await step('image upload', pages(), async () => {
-      await a.locator('input[type=file]').setInputFiles({ name: 'red.png', mimeType: 'image/png', buffer: PNG })
-      const img = b.locator('#log img.preview[alt="red.png"]')
+      await a.locator('input[type=file]').setInputFiles({ name: 'stripes.png', mimeType: 'image/png', buffer: PNG })
+      const img = b.locator('#log img.preview[alt="stripes.png"]')
       await img.waitFor()
       await until('the image loads through its signed URL', () => img.evaluate((el) => {
         const image = el as unknown as { complete: boolean; naturalWidth: number } // the root project has no DOM types
-        return image.complete && image.naturalWidth === 1
+        return image.complete && image.naturalWidth === 160
       }))
       expect(await img.getAttribute('src')).toContain('sig=')
     })
@@ -293,6 +315,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
   test('the README screenshot (taken when missing or UPDATE_SCREENSHOT=1)', async () => {
     if (existsSync(SCREENSHOT) && process.env.UPDATE_SCREENSHOT !== '1') return
     await step('screenshot', pages(), async () => {
+      await a.getByRole('button', { name: '대화와 그룹' }).click()
       await open(a, '스터디 모임')
       await msg(a, '재시작 후').waitFor()
       mkdirSync(join(SCREENSHOT, '..'), { recursive: true })

@@ -442,7 +442,9 @@ function MessageItem({ m, grouped, room, onReply, onEdit }: { m: Message; groupe
   const mine = m.sender?.id === S.me.value?.id
   const list = S.messages.value.get(room.id) ?? []
   const quoted = m.reply_to_id ? list.find((x) => x.id === m.reply_to_id) : undefined
-  const readers = mine ? (S.members.value.get(room.id) ?? []).filter((x) => x.user.id !== S.me.value?.id && x.last_read_seq >= m.seq) : []
+  // "read by N" under the newest message of mine only (who, on hover)
+  const lastMine = mine && !list.some((x) => x.seq > m.seq && x.sender?.id === m.sender?.id && !x.deleted)
+  const readers = lastMine ? (S.members.value.get(room.id) ?? []).filter((x) => x.user.id !== S.me.value?.id && x.last_read_seq >= m.seq) : []
   const myRole = S.members.value.get(room.id)?.find((x) => x.user.id === S.me.value?.id)?.role
   const canDelete = mine || myRole === 'owner' || myRole === 'admin'
   return (
