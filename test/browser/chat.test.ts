@@ -50,7 +50,8 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
   let firstMessageMs = 0
 
   beforeAll(async () => {
-    node = await startNode()
+    // the history scenario writes 130 messages at once
+    node = await startNode({ RATE_MESSAGES: '0' })
     browser = await launch()
     a = (await newUser(browser, node.url, 'ko-KR')).page
     b = (await newUser(browser, node.url, 'en-US')).page
@@ -152,6 +153,17 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       await gone.getByRole('button', { name: '삭제' }).click()
       await b.locator('#log li.msg .deleted', { hasText: 'This message was deleted.' }).waitFor()
       expect(await msg(b, '고친 메시지').count()).toBe(0)
+
+      // a reply quotes its message; the quote jumps to it
+      const original = msg(b, '스터디는 내일 7시에 시작해요')
+      await original.hover()
+      await original.getByRole('button', { name: 'Reply' }).click()
+      await b.locator('.replying', { hasText: '스터디는' }).waitFor()
+      await say(b, '몇 층이에요?')
+      const reply = msg(a, '몇 층이에요?')
+      await reply.locator('.quote', { hasText: '스터디는 내일 7시에 시작해요' }).click()
+      await until('the quoted message is focused', () => msg(a, '스터디는 내일 7시에 시작해요').first()
+        .evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement))
     })
   })
 
@@ -168,6 +180,34 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     })
   })
 
+  test('a dropped file becomes a download through its signed URL; a pasted image uploads', async () => {
+    await step('drop and paste', pages(), async () => {
+      const text = '회의록: 7시, 3층'
+      // what a drag from the desktop delivers: a drop event whose DataTransfer holds the file
+      await a.locator('main.room-view').evaluate((el, body) => {
+        const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: string[], name: string, o: object) => unknown; DragEvent: new (t: string, o: object) => unknown }
+        const dt = new g.DataTransfer()
+        dt.items.add(new g.File([body], 'notes.txt', { type: 'text/plain' }))
+        for (const type of ['dragover', 'drop']) (el as unknown as { dispatchEvent(e: unknown): void }).dispatchEvent(new g.DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }))
+      }, text)
+      const link = b.locator('#log a.file', { hasText: 'notes.txt' })
+      await link.waitFor()
+      const href = (await link.getAttribute('href'))!
+      expect(href).toContain('sig=')
+      const res = await fetch(new URL(href, node.url))
+      expect(res.status).toBe(200)
+      expect(await res.text()).toBe(text)
+      // a screenshot pasted into the composer
+      await b.locator('#composer').evaluate((el, bytes) => {
+        const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: Uint8Array[], name: string, o: object) => unknown; ClipboardEvent: new (t: string, o: object) => unknown }
+        const dt = new g.DataTransfer()
+        dt.items.add(new g.File([new Uint8Array(bytes)], 'pasted.png', { type: 'image/png' }))
+        ;(el as unknown as { dispatchEvent(e: unknown): void }).dispatchEvent(new g.ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }))
+      }, [...PNG])
+      await a.locator('#log img.preview[alt="pasted.png"]').waitFor()
+    })
+  })
+
   test('search highlights and jumps to the message', async () => {
     await step('search jump', pages(), async () => {
       await b.locator('#open-search').click()
@@ -176,7 +216,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       const hit = b.locator('.hits button', { hasText: '스터디는' })
       await hit.locator('mark', { hasText: '7시' }).waitFor()
       await hit.click()
-      const target = msg(b, '스터디는 내일 7시에 시작해요')
+      const target = b.locator('#log li.msg[data-seq="1"]', { hasText: '스터디는 내일 7시에 시작해요' })
       await until('the message is focused', () => target.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement))
     })
   })
@@ -299,6 +339,12 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       await b.locator('#room-settings').click()
       await b.locator('dialog').waitFor()
       expect(await audit(b)).toEqual([]) // a dialog
+      // room settings: b mutes this room, and the server has it
+      await b.locator('dialog').getByRole('checkbox', { name: 'Notifications for this room' }).uncheck()
+      const { access } = JSON.parse((await b.evaluate(() => localStorage.getItem('chat.tokens')))!) as { access: string }
+      const roomId = Number(await b.evaluate(() => localStorage.getItem('chat.room')))
+      await until('the room is muted on the server', async () =>
+        (await api(node.url)('GET', `/v1/rooms/${roomId}/settings`, { token: access })).body.notifications === false)
       await b.keyboard.press('Escape')
       const fresh = await newUser(browser, node.url, 'en-US')
       await fresh.page.goto('/')
@@ -320,6 +366,33 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       await msg(a, '재시작 후').waitFor()
       mkdirSync(join(SCREENSHOT, '..'), { recursive: true })
       await a.screenshot({ path: SCREENSHOT })
+    })
+  })
+
+  test('older history loads on scroll', async () => {
+    await step('history', pages(), async () => {
+      // 하늘 writes a long history in a new room over REST, then adds Bora (who follows it from its last seq)
+      const { access } = JSON.parse((await a.evaluate(() => localStorage.getItem('chat.tokens')))!) as { access: string }
+      const call = api(node.url)
+      const room = await call('POST', '/v1/rooms', { token: access, body: { type: 'group', name: '긴 대화' } })
+      expect(room.status).toBe(201)
+      for (let i = 1; i <= 130; i++) {
+        const r = await call('POST', `/v1/rooms/${room.body.id}/messages`, { token: access, body: { content: `기록 ${i}번` } })
+        expect(r.status).toBe(201)
+      }
+      const bora = (await call('GET', '/v1/users?query=bora-', { token: access })).body.users[0].id as number
+      expect((await call('POST', `/v1/rooms/${room.body.id}/members`, { token: access, body: { user_ids: [bora] } })).status).toBe(200)
+      await b.getByRole('button', { name: 'Direct messages and groups' }).click()
+      await open(b, '긴 대화')
+      await msg(b, '기록 130번').waitFor()
+      expect(await b.locator('#log li.msg').count()).toBe(50)
+      // scroll up until the first message is there: two more pages
+      await until('the first message loaded', async () => {
+        await b.locator('.messages').evaluate((el) => el.scrollTo({ top: 0 }))
+        return (await msg(b, '기록 1번').count()) === 1
+      })
+      const seqs = await b.locator('#log li.msg[data-seq]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))))
+      expect(seqs).toEqual(Array.from({ length: 130 }, (_, i) => i + 1))
     })
   })
 
