@@ -396,6 +396,54 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     })
   })
 
+  test('browser notifications while the tab is hidden, not for a muted room', async () => {
+    await step('notifications', pages(), async () => {
+      const tokens = await b.evaluate(() => localStorage.getItem('chat.tokens'))
+      const other = await newUser(browser, node.url, 'en-US')
+      await other.context.grantPermissions(['notifications'], { origin: node.url })
+      await other.context.addInitScript((tk) => {
+        const w = globalThis as unknown as { Notification: new (title: string, o?: { body?: string }) => object; shown: string[]; localStorage: { setItem(k: string, v: string): void } }
+        w.localStorage.setItem('chat.tokens', tk!)
+        // the real Notification, with a record of what was shown
+        const Real = w.Notification
+        w.shown = []
+        w.Notification = class extends (Real as unknown as new (t: string, o?: object) => object) {
+          static get permission() {
+            return (Real as unknown as { permission: string }).permission
+          }
+          constructor(title: string, o?: { body?: string }) {
+            super(title, o)
+            w.shown.push(`${title}: ${o?.body ?? ''}`)
+          }
+        } as unknown as typeof w.Notification
+      }, tokens)
+      const p = other.page
+      await p.goto('/')
+      await p.locator('#rooms').waitFor()
+      // the tab goes to the background
+      await p.evaluate(() => {
+        const d = (globalThis as unknown as { document: object }).document
+        Object.defineProperty(d, 'hidden', { get: () => true })
+        Object.defineProperty(d, 'visibilityState', { get: () => 'hidden' })
+      })
+      const shown = () => p.evaluate(() => (globalThis as unknown as { shown: string[] }).shown)
+      // Bora mutes 스터디 모임 (from another device: the app reads the setting when a message comes)
+      const { access } = JSON.parse(tokens!) as { access: string }
+      const call = api(node.url)
+      const study = ((await call('GET', '/v1/rooms', { token: access })).body.rooms as { id: number; name: string }[]).find((r) => r.name === '스터디 모임')!
+      expect((await call('PATCH', `/v1/rooms/${study.id}/settings`, { token: access, body: { notifications: false } })).status).toBe(200)
+      await a.getByRole('button', { name: '대화와 그룹' }).click()
+      await open(a, '스터디 모임')
+      await say(a, '조용한 방의 메시지')
+      await p.locator('#rooms button', { hasText: '조용한 방의 메시지' }).waitFor()
+      await open(a, 'Bora')
+      await say(a, '알림으로 보여야 해요')
+      await until('a notification', async () => (await shown()).includes('하늘: 알림으로 보여야 해요'))
+      expect((await shown()).some((n) => n.includes('조용한 방의 메시지'))).toBe(false)
+      await other.context.close()
+    })
+  })
+
   test('log out revokes the session: the old refresh token gets 401', async () => {
     await step('logout', pages(), async () => {
       const stored = await a.evaluate(() => localStorage.getItem('chat.tokens'))

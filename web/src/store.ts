@@ -244,11 +244,13 @@ function onMessage(m: Message) {
   }))
   if (mine) return
   if (looking) markRead(m.room_id, m.seq)
-  else notify(m)
+  else void notify(m)
 }
 
-function notify(m: Message) {
+async function notify(m: Message) {
   if (!document.hidden || typeof Notification === 'undefined' || Notification.permission !== 'granted') return
+  // the room's settings, read once (a room never opened here has not been read yet)
+  if (!settings.value.has(m.room_id)) await loadSettings(m.room_id).catch(() => {})
   if (settings.value.get(m.room_id)?.notifications === false) return
   const room = rooms.value.find((r) => r.id === m.room_id)
   const n = new Notification(m.sender?.nickname ?? t.appName, { body: m.deleted ? '' : m.content || m.attachment?.name || '', tag: `room-${m.room_id}` })
