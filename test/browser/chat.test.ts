@@ -369,6 +369,39 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     })
   })
 
+  test('join a public room by its link; edit the profile', async () => {
+    await step('public room and profile', pages(), async () => {
+      await b.getByRole('button', { name: 'Direct messages and groups' }).click()
+      await b.locator('#new-group').click()
+      await b.locator('dialog form input').first().fill('Open Lounge')
+      await b.locator('dialog').getByLabel('Public').check()
+      await b.locator('dialog button.primary').click()
+      await b.locator('#room-title', { hasText: 'Open Lounge' }).waitFor()
+      const roomId = await b.evaluate(() => localStorage.getItem('chat.room'))
+      await say(b, 'anyone can come in')
+      await msg(b, 'anyone can come in').waitFor()
+      // 하늘 is not a member: the link joins
+      await a.goto(`/#room=${roomId}`)
+      await a.locator('#room-title', { hasText: 'Open Lounge' }).waitFor()
+      await msg(a, 'anyone can come in').waitFor()
+      await say(a, '들어왔어요')
+      await msg(b, '들어왔어요').waitFor()
+      // the profile: a new nickname shows on the next messages, on both sides
+      await a.locator('.me .user-row').click()
+      await a.locator('dialog').getByLabel('소개').fill('서울에 살아요')
+      await a.locator('dialog').getByLabel('닉네임').fill('하늘빛')
+      await a.locator('dialog button.primary').click()
+      await a.locator('.me', { hasText: '하늘빛' }).waitFor()
+      await say(a, '이름을 바꿨어요')
+      await msg(b, '이름을 바꿨어요').waitFor()
+      await b.locator('#log li.msg', { hasText: '들어왔어요' }).first().waitFor()
+      const { access } = JSON.parse((await a.evaluate(() => localStorage.getItem('chat.tokens')))!) as { access: string }
+      const me = await api(node.url)('GET', '/v1/users/me', { token: access })
+      expect([me.body.nickname, me.body.bio]).toEqual(['하늘빛', '서울에 살아요'])
+      await b.locator('#rooms button', { hasText: 'Open Lounge' }).locator('.room-preview', { hasText: '하늘빛: 이름을 바꿨어요' }).waitFor()
+    })
+  })
+
   test('older history loads on scroll', async () => {
     await step('history', pages(), async () => {
       // 하늘 writes a long history in a new room over REST, then adds Bora (who follows it from its last seq)
@@ -438,7 +471,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       await p.locator('#rooms button', { hasText: '조용한 방의 메시지' }).waitFor()
       await open(a, 'Bora')
       await say(a, '알림으로 보여야 해요')
-      await until('a notification', async () => (await shown()).includes('하늘: 알림으로 보여야 해요'))
+      await until('a notification', async () => (await shown()).includes('하늘빛: 알림으로 보여야 해요'))
       expect((await shown()).some((n) => n.includes('조용한 방의 메시지'))).toBe(false)
       await other.context.close()
     })

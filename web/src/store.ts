@@ -299,7 +299,14 @@ export async function openRoom(id: number) {
   localStorage.setItem(ROOM_KEY, String(id))
   const room = rooms.value.find((r) => r.id === id)
   if (!messages.value.has(id)) {
-    const page = await must(client.api.v1.rooms({ id }).messages.get({ query: { limit: 50 } }))
+    // from here on live messages of the room are kept, also those that come while the page loads
+    messages.value = setIn(messages.value, id, [])
+    const page = await must(client.api.v1.rooms({ id }).messages.get({ query: { limit: 50 } })).catch((e: unknown) => {
+      const n = new Map(messages.value)
+      n.delete(id)
+      messages.value = n
+      throw e
+    })
     batch(() => {
       mergeMessages(id, page.messages)
       hasOlder.value = setIn(hasOlder.value, id, page.has_more)
