@@ -45,6 +45,11 @@ export function Avatar({ user, size = 'md' }: { user: { id: number; nickname: st
 
 const Dot = ({ on }: { on: boolean }) => <span class={on ? 'dot on' : 'dot'} title={on ? t.online : t.offline} aria-label={on ? t.online : t.offline} role="img" />
 
+function DirectDot({ room }: { room: Room }) {
+  const other = S.members.value.get(room.id)?.find((m) => m.user.id !== S.me.value?.id)?.user
+  return other ? <><Dot on={S.present.value.has(other.id)} /> </> : null
+}
+
 // ---------------- sign-in
 
 function SignIn() {
@@ -370,7 +375,7 @@ function RoomList({ open }: { open: (d: DialogKind) => void }) {
           <li key={r.id}>
             <button class={r.id === S.currentRoomId.value ? 'room active' : 'room'} aria-current={r.id === S.currentRoomId.value ? 'true' : undefined}
               onClick={() => S.openRoom(r.id).catch(S.report)} data-room={r.id}>
-              <span class="room-name">{roomTitle(r)}</span>
+              <span class="room-name">{r.type === 'direct' && <DirectDot room={r} />}{roomTitle(r)}</span>
               {r.last_message && <time class="room-time">{listTime(r.last_message.created_at)}</time>}
               <span class="room-preview">{preview(r.last_message)}</span>
               {r.unread_count > 0 && <span class="badge" aria-label={`${r.unread_count} unread`}>{r.unread_count}</span>}

@@ -161,6 +161,7 @@ async function start(user: User) {
     spaces.value = s.spaces
   })
   connect()
+  void loadDirectPeers()
   // an invite link opened while the app is open only changes the hash
   if (!listeningForLinks) addEventListener('hashchange', () => void followInviteLink())
   listeningForLinks = true
@@ -208,7 +209,10 @@ function connect() {
     else n.delete(f.user_id)
     present.value = n
   })
-  s.on('room.created', ({ room }) => upsertRoom(room))
+  s.on('room.created', ({ room }) => {
+    upsertRoom(room)
+    if (room.type === 'direct') void refreshMembers(room.id).catch(() => {})
+  })
   s.on('room.updated', ({ room }) => patchRoom(room.id, (r) => ({ ...room, unread_count: r.unread_count })))
   s.on('room.deleted', (f) => {
     rooms.value = rooms.value.filter((r) => r.id !== f.room_id)
@@ -339,7 +343,19 @@ export async function jump(roomId: number, seq: number) {
 
 async function refreshMembers(roomId: number) {
   const r = await must(client.api.v1.rooms({ id: roomId }).members.get())
-  members.value = setIn(members.value, roomId, r.members)
+  batch(() => {
+    members.value = setIn(members.value, roomId, r.members)
+    // who is online now; presence frames keep it current
+    const n = new Set(present.value)
+    for (const m of r.members) if (m.user.online) n.add(m.user.id)
+    present.value = n
+  })
+}
+
+/** The other person of each direct room (its title and presence dot in the room list). */
+async function loadDirectPeers() {
+  const direct = rooms.value.filter((r) => r.type === 'direct' && !members.value.has(r.id)).slice(0, 50)
+  await Promise.all(direct.map((r) => refreshMembers(r.id).catch(() => {})))
 }
 
 async function loadPresence(roomId: number) {
