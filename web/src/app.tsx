@@ -646,11 +646,6 @@ function RoomView({ room }: { room: Room }) {
   const panel = useSignal<'search' | null>(null)
   const dlg = useSignal<DialogKind>(null)
   const dragging = useSignal(false)
-  useEffect(() => {
-    reply.value = editing.value = null
-    text.value = ''
-    panel.value = null
-  }, [room.id])
   const typingNames = [...(S.typing.value.get(room.id)?.values() ?? [])]
   const isDirect = room.type === 'direct'
   const other = isDirect ? S.members.value.get(room.id)?.find((m) => m.user.id !== S.me.value?.id)?.user : undefined
@@ -720,7 +715,7 @@ export function App() {
     <div class={`shell${room.value ? ' has-room' : ''}`}>
       <Rail open={(d) => (dlg.value = d)} />
       <RoomList open={(d) => (dlg.value = d)} />
-      {room.value ? <RoomView room={room.value} /> : <main class="empty"><p class="muted">{t.pickRoom}</p></main>}
+      {room.value ? <RoomView key={room.value.id} room={room.value} /> : <main class="empty"><p class="muted">{t.pickRoom}</p></main>}
       {dlg.value === 'direct' && <DirectDialog onClose={close} />}
       {dlg.value === 'group' && <GroupDialog onClose={close} />}
       {dlg.value === 'space' && <SpaceDialog onClose={close} />}

@@ -399,7 +399,7 @@ export async function startDirect(userId: number) {
   upsertRoom(room)
   currentSpaceId.value = null
   socket?.follow(room.id, room.last_seq)
-  await openRoom(room.id)
+  openRoom(room.id).catch(report)
 }
 
 export async function createGroup(name: string, visibility: 'private' | 'public', memberIds: number[]) {
@@ -407,7 +407,7 @@ export async function createGroup(name: string, visibility: 'private' | 'public'
   upsertRoom(room)
   currentSpaceId.value = null
   socket?.follow(room.id, room.last_seq)
-  await openRoom(room.id)
+  openRoom(room.id).catch(report)
 }
 
 export async function invite(roomId: number, userIds: number[]) {
@@ -419,7 +419,7 @@ export async function joinRoom(id: number) {
   const room = await must(client.api.v1.rooms({ id }).join.post())
   upsertRoom(room)
   socket?.follow(room.id, room.last_seq)
-  await openRoom(room.id)
+  openRoom(room.id).catch(report)
 }
 
 // ---------- messages
@@ -496,14 +496,14 @@ export async function createSpace(name: string) {
   await refreshSpaces()
   currentSpaceId.value = s.id
   const general = s.channels[0]
-  if (general) await openRoom(general.id)
+  if (general) openRoom(general.id).catch(report)
 }
 
 export async function createChannel(spaceId: number, name: string) {
   const room = await must(client.api.v1.spaces({ id: spaceId }).channels.post({ name }))
   upsertRoom(room)
   socket?.follow(room.id, room.last_seq)
-  await openRoom(room.id)
+  openRoom(room.id).catch(report)
 }
 
 export async function inviteLink(spaceId: number): Promise<string> {
@@ -529,7 +529,7 @@ export async function joinSpace(spaceId: number, code: string) {
   await refreshSpaces()
   currentSpaceId.value = spaceId
   const first = rooms.value.find((r) => r.space_id === spaceId)
-  if (first) await openRoom(first.id)
+  if (first) openRoom(first.id).catch(report)
 }
 
 export async function loadSpaceMembers(spaceId: number) {
