@@ -336,6 +336,9 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
         return found.filter((v) => v.impact === 'serious' || v.impact === 'critical')
       }
       expect(await audit(a)).toEqual([]) // the chat screen (Korean)
+      await a.emulateMedia({ colorScheme: 'dark' })
+      expect(await audit(a)).toEqual([]) // the same in dark mode (contrast)
+      await a.emulateMedia({ colorScheme: 'light' })
       await b.locator('#room-settings').click()
       await b.locator('dialog').waitFor()
       expect(await audit(b)).toEqual([]) // a dialog
