@@ -11,6 +11,9 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/data
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json bun.lock ./
 COPY src ./src
+# the web app (web/) is bundled at start-up with Bun.build; it imports the client SDK (client/)
+COPY web ./web
+COPY client ./client
 COPY scripts ./scripts
 COPY drizzle ./drizzle
 RUN mkdir -p /data && chown bun:bun /data

@@ -331,8 +331,8 @@ describe('web page', () => {
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toContain('text/html')
     const html = await r.text()
-    expect(html).toContain('<form id="login">')
-    expect(html).toContain('/v1/ws')
+    expect(html).toContain('<div id="app">')
+    expect(html).toMatch(/<script type="module" src="\/assets\/main-[\w-]+\.js">/)
   })
 })
 

@@ -621,6 +621,30 @@ describe('POST /v1/rooms/:id/read and unread_count', () => {
     expect(rooms.body.rooms.find((r: { id: number }) => r.id === room.id).unread_count).toBe(2)
   })
 
+  test('a deleted message is not unread: the room, the room list, a space\'s channels and POST /read agree', async () => {
+    const room = await groupRoom(s.api, alice, [bob])
+    const sent = [await send(room.id, alice, { content: 'one' }), await send(room.id, alice, { content: 'two' }), await send(room.id, alice, { content: 'three' })]
+    expect((await getRoom(room.id, bob)).body.unread_count).toBe(3)
+    expect((await s.api('DELETE', `/v1/rooms/${room.id}/messages/${sent[1]!.body.id}`, { token: alice.token })).status).toBe(204)
+    expect((await getRoom(room.id, bob)).body.unread_count).toBe(2)
+    const listed = await s.api('GET', '/v1/rooms', { token: bob.token })
+    expect(listed.body.rooms.find((r: { id: number }) => r.id === room.id).unread_count).toBe(2)
+    expect((await read(room.id, bob, { seq: 1 })).body).toEqual({ last_read_seq: 1, unread_count: 1 })
+    expect((await s.api('DELETE', `/v1/rooms/${room.id}/messages/${sent[2]!.body.id}`, { token: alice.token })).status).toBe(204)
+    expect((await getRoom(room.id, bob)).body.unread_count).toBe(0)
+    // a channel: the same count through GET /v1/spaces
+    const space = await s.api('POST', '/v1/spaces', { token: alice.token, body: { name: `unread-${Date.now()}`, visibility: 'public' } })
+    expect(space.status).toBe(201)
+    expect((await s.api('POST', `/v1/spaces/${space.body.id}/join`, { token: bob.token, body: {} })).status).toBe(200)
+    const general = space.body.channels[0].id as number
+    const c1 = await send(general, alice, { content: 'c1' })
+    await send(general, alice, { content: 'c2' })
+    expect((await s.api('DELETE', `/v1/rooms/${general}/messages/${c1.body.id}`, { token: alice.token })).status).toBe(204)
+    const spaces = await s.api('GET', '/v1/spaces', { token: bob.token })
+    const channel = spaces.body.spaces.find((x: { id: number }) => x.id === space.body.id).channels.find((c: { id: number }) => c.id === general)
+    expect(channel.unread_count).toBe(1)
+  })
+
   test('a member added again starts caught up: own earlier messages are never unread', async () => {
     const room = await groupRoom(s.api, alice, [bob])
     await send(room.id, alice, { content: 'one' })

@@ -2,8 +2,9 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ChatClient, type Message } from '../client/src'
-import { api, freshPostgres, groupRoom, PG_URL, REDIS_URL, register, spawnNode, until, type NodeProcess } from './helpers'
+import { ChatClient, ChatError, type Message } from '../client/src'
+import { startGatewayDev } from '../scripts/gateway-dev'
+import { api, freshPostgres, groupRoom, PG_URL, REDIS_URL, register, spawnNode, startServer, until, type NodeProcess } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
 setDefaultTimeout(90_000)
@@ -170,5 +171,98 @@ describe.if(!!(PG_URL && REDIS_URL))('client SDK across nodes', () => {
     expect(seqsOf(got, room.id)).toEqual(oneTo(total))
     sender.close()
     receiver.close()
+  })
+})
+
+describe('client SDK: uploads, following a joined room, gateway mode', () => {
+  // a 1×1 PNG
+  const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64')
+
+  test('upload(): multipart to /attachments, an image message back, progress to the end; refusals are ChatErrors', async () => {
+    const s = await startServer({ MAX_UPLOAD_BYTES: '2048' })
+    try {
+      const a = await signedIn(s.url, 'up-a')
+      const room = await groupRoom(s.api, a.user)
+      const progress: [number, number][] = []
+      const m = await a.client.upload(room.id, new File([PNG], 'dot.png', { type: 'image/png' }), {
+        content: 'a dot', clientMsgId: 'up-1', onProgress: (sent, total) => progress.push([sent, total]),
+      })
+      expect(m.type).toBe('image')
+      expect(m.content).toBe('a dot')
+      expect(m.client_msg_id).toBe('up-1')
+      expect(m.attachment?.name).toBe('dot.png')
+      expect(progress.at(-1)).toEqual([PNG.length, PNG.length])
+      // the signed URL opens without a token
+      const file = await fetch(new URL(m.attachment!.url, s.url))
+      expect(file.status).toBe(200)
+      expect(new Uint8Array(await file.arrayBuffer())).toEqual(new Uint8Array(PNG))
+      // the same client_msg_id again: the same message, not a second one
+      const again = await a.client.upload(room.id, new File([PNG], 'dot.png', { type: 'image/png' }), { content: 'a dot', clientMsgId: 'up-1' })
+      expect(again.id).toBe(m.id)
+      const err = await a.client.upload(room.id, new File([new Uint8Array(4096)], 'big.bin')).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ChatError)
+      expect((err as ChatError).code).toBe('too_large')
+      const stranger = await signedIn(s.url, 'up-b')
+      const denied = await stranger.client.upload(room.id, new File([PNG], 'dot.png')).catch((e: unknown) => e)
+      expect((denied as ChatError).code).toBe('not_member')
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('follow(): a space channel joined over REST streams from the seq given, each message once', async () => {
+    const s = await startServer({ RATE_MESSAGES: '0' })
+    try {
+      const a = await signedIn(s.url, 'fo-a')
+      const b = await signedIn(s.url, 'fo-b')
+      const space = await a.client.api.v1.spaces.post({ name: `follow-${Date.now()}`, visibility: 'public' })
+      if (!space.data) throw new Error(`space: ${space.status}`)
+      const general = space.data.channels[0]!
+      await a.client.api.v1.rooms({ id: general.id }).messages.post({ content: 'before' })
+      const socket = b.client.socket()
+      const got: Message[] = []
+      socket.on('message.created', (f) => got.push(f.message))
+      await until(() => socket.connected)
+      const joined = await b.client.api.v1.spaces({ id: space.data.id }).join.post({})
+      if (!joined.data) throw new Error(`join: ${joined.status}`)
+      socket.follow(general.id, joined.data.channels[0]!.last_seq)
+      socket.follow(general.id, 0) // already followed: no second stream
+      for (const content of ['one', 'two', 'three']) await a.client.api.v1.rooms({ id: general.id }).messages.post({ content })
+      await until(() => got.length >= 3)
+      expect(got.map((m) => m.content)).toEqual(['one', 'two', 'three'])
+      expect(seqsOf(got, general.id)).toEqual([2, 3, 4])
+      socket.close()
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('gateway mode: no token on the socket; the gateway in front says who the user is', async () => {
+    const secret = 'sdk-gateway-secret'
+    const s = await startServer({ AUTH_MODE: 'gateway', GATEWAY_SECRET: secret })
+    const gw = startGatewayDev({ secret, upstream: s.url, port: 0 })
+    try {
+      const client = new ChatClient(gw.url, null, undefined, { gateway: true })
+      const opened: string[] = []
+      // Bun's WebSocket takes headers: the dev gateway's X-Dev-* identity (a browser sends its cookie instead)
+      class DevWebSocket extends WebSocket {
+        constructor(url: string | URL) {
+          opened.push(String(url))
+          super(url, { headers: { 'x-dev-user-id': '4242', 'x-dev-nickname': encodeURIComponent('게이트'), 'x-dev-email': 'gate@example.com' } })
+        }
+      }
+      const socket = client.socket({ WebSocket: DevWebSocket as typeof WebSocket })
+      const ready = new Promise<{ id: number; nickname: string }>((resolve) => socket.on('ready', (f) => resolve(f.user)))
+      expect(await ready).toMatchObject({ id: 4242, nickname: '게이트' })
+      expect(opened[0]).not.toContain('token=')
+      socket.close()
+      // without the gateway option and without a session, there is nothing to connect with
+      const plain = new ChatClient(gw.url).socket({ WebSocket: DevWebSocket as typeof WebSocket, backoffMs: { initial: 60_000, max: 60_000 } })
+      expect(opened.length).toBe(1)
+      plain.close()
+    } finally {
+      gw.stop()
+      await s.close()
+    }
   })
 })

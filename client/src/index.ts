@@ -6,15 +6,33 @@
  */
 import { treaty, type Treaty } from '@elysiajs/eden'
 import type { App } from './app-type'
-import { ChatError, ChatSocket, type ChatSocketOptions } from './socket'
+import { ChatError, ChatSocket, type ChatSocketOptions, type Message } from './socket'
 
 export { ChatError, ChatSocket }
 export type { App }
 /** The typed REST client: `api.v1.rooms.get()`, `api.v1.rooms({ id }).messages.post({ content })`. */
 export type ChatApi = Treaty.Create<App>
+export type { Member, Room, Space, SpaceMember, User } from '../../src/protocol/objects'
 export type { ChatSocketOptions, ClientFrame, Message, ServerFrame, ServerFrameOf, ServerFrameType } from './socket'
 
 export type Tokens = { access: string; refresh: string }
+
+export type ChatClientOptions = {
+  /**
+   * Gateway mode (docs/gateway.md): the user is who the API gateway in front
+   * says (its cookie or headers), so requests and sockets carry no token.
+   */
+  gateway?: boolean
+}
+
+export type UploadOptions = {
+  /** the message's text beside the file */
+  content?: string
+  clientMsgId?: string
+  /** bytes sent so far and the total, as the upload goes (in browsers, through XMLHttpRequest) */
+  onProgress?: (sent: number, total: number) => void
+  signal?: AbortSignal
+}
 
 /** The routes whose answer is a new session, and which never carry the old one. */
 const SESSION_PATHS = ['/v1/auth/register', '/v1/auth/login', '/v1/auth/refresh']
@@ -43,7 +61,12 @@ export class ChatClient {
    */
   readonly api: ChatApi
 
-  constructor(readonly baseUrl: string, tokens: Tokens | null = null, private readonly onTokens?: (t: Tokens | null) => void) {
+  constructor(
+    readonly baseUrl: string,
+    tokens: Tokens | null = null,
+    private readonly onTokens?: (t: Tokens | null) => void,
+    private readonly options: ChatClientOptions = {},
+  ) {
     this.tokens = tokens
     // Bun's `typeof fetch` also has `preconnect`; elsewhere it is undefined and unused
     this.api = treaty<App>(baseUrl.replace(/\/$/, ''), { fetcher: Object.assign(this.apiFetch, { preconnect: fetch.preconnect }) })
@@ -95,11 +118,49 @@ export class ChatClient {
       urls: [this.baseUrl],
       ...options,
       token: () => {
-        if (!this.tokens) throw new ChatError('unauthorized', 'Not signed in.')
-        return this.tokens.access
+        if (this.tokens) return this.tokens.access
+        if (this.options.gateway) return null
+        throw new ChatError('unauthorized', 'Not signed in.')
       },
       refresh: () => this.refresh(),
     })
+  }
+
+  /**
+   * Sends a file to a room (`POST /v1/rooms/:id/attachments`, multipart) and
+   * resolves with the message it became (type `image` or `file`). With
+   * `onProgress`, in a browser, the bytes are sent through XMLHttpRequest,
+   * which reports upload progress (fetch does not). Refreshes once on a 401;
+   * a refusal throws a `ChatError` with the server's code (`too_large`, …).
+   */
+  async upload(roomId: number, file: Blob, opts: UploadOptions = {}): Promise<Message> {
+    const form = () => {
+      const f = new FormData()
+      f.append('file', file, file instanceof File ? file.name : 'file')
+      if (opts.content) f.append('content', opts.content)
+      f.append('client_msg_id', (opts.clientMsgId ??= crypto.randomUUID()))
+      return f
+    }
+    const url = `${this.baseUrl.replace(/\/$/, '')}/v1/rooms/${roomId}/attachments`
+    const send = (): Promise<{ status: number; body: unknown }> => {
+      const headers: Record<string, string> = this.tokens ? { authorization: `Bearer ${this.tokens.access}` } : {}
+      const XHR = (globalThis as { XMLHttpRequest?: new () => Xhr }).XMLHttpRequest
+      if (opts.onProgress && XHR) return xhrUpload(new XHR(), url, headers, form(), opts)
+      return fetch(url, { method: 'POST', headers, body: form(), signal: opts.signal }).then(async (res) => ({
+        status: res.status, body: await res.json().catch(() => null),
+      }))
+    }
+    let res = await send()
+    if (res.status === 401 && this.tokens) {
+      await this.refresh()
+      res = await send()
+    }
+    if (res.status >= 400) {
+      const e = res.body as { code?: string; detail?: string } | null
+      throw new ChatError(e?.code ?? String(res.status), e?.detail ?? `upload: ${res.status}`)
+    }
+    opts.onProgress?.(file.size, file.size)
+    return res.body as Message
   }
 
   /** Eden's fetch: the session's token on every call but the session routes, one refresh and retry on 401. */
@@ -155,4 +216,38 @@ export class ChatClient {
     }
     return data as T
   }
+}
+
+/** The part of the browser's XMLHttpRequest an upload uses (the SDK's types do not assume the DOM library). */
+type Xhr = {
+  open(method: string, url: string): void
+  setRequestHeader(name: string, value: string): void
+  send(body: FormData): void
+  abort(): void
+  upload: { onprogress: ((e: { loaded: number; total: number }) => void) | null }
+  onload: (() => void) | null
+  onerror: (() => void) | null
+  onabort: (() => void) | null
+  readonly status: number
+  readonly responseText: string
+}
+
+/** A multipart POST through XMLHttpRequest, for its upload progress events (browsers). */
+function xhrUpload(xhr: Xhr, url: string, headers: Record<string, string>, body: FormData, opts: UploadOptions): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    xhr.open('POST', url)
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v)
+    xhr.upload.onprogress = (e) => opts.onProgress?.(e.loaded, e.total)
+    xhr.onload = () => {
+      let parsed: unknown = null
+      try {
+        parsed = JSON.parse(xhr.responseText)
+      } catch {} // not JSON: the status says what happened
+      resolve({ status: xhr.status, body: parsed })
+    }
+    xhr.onerror = () => reject(new ChatError('network', 'The upload failed (network error).'))
+    xhr.onabort = () => reject(new ChatError('aborted', 'The upload was cancelled.'))
+    opts.signal?.addEventListener('abort', () => xhr.abort(), { once: true })
+    xhr.send(body)
+  })
 }

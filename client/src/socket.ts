@@ -19,8 +19,8 @@ type Listener<K extends ServerFrameType> = (frame: ServerFrameOf<K>) => void
 export type ChatSocketOptions = {
   /** base URLs of the server (http:// or https://), tried in turn after a failure (several nodes, or one balancer) */
   urls: string[]
-  /** the current access token */
-  token: () => string | Promise<string>
+  /** the current access token; null when the connection is authenticated otherwise (gateway mode: the gateway's cookie) */
+  token: () => string | null | Promise<string | null>
   /** gets a fresh access token (POST /v1/auth/refresh); when absent, a socket closed with 4001 stays closed */
   refresh?: () => Promise<string>
   /** the WebSocket class (defaults to the global one) */
@@ -106,6 +106,16 @@ export class ChatSocket {
     return this.outbox.size
   }
 
+  /**
+   * Follows a room the socket does not get by itself: one joined over REST
+   * (a public room, a space's channel). Rooms in `ready` and rooms the user is
+   * added to (`room.created`) are followed already; following one again is a no-op.
+   */
+  follow(roomId: number, afterSeq?: number): void {
+    if (this.following.has(roomId)) return
+    this.subscribe(roomId, afterSeq ?? this.lastSeq.get(roomId) ?? 0)
+  }
+
   typing(roomId: number, isTyping: boolean): void {
     this.frame({ type: 'typing', room_id: roomId, is_typing: isTyping })
   }
@@ -144,13 +154,13 @@ export class ChatSocket {
   private async connect() {
     if (this.closed) return
     this.ready = false
-    let token: string
+    let token: string | null
     try {
       token = await this.options.token()
     } catch {
       return this.scheduleReconnect()
     }
-    const url = `${this.base().replace(/^http/, 'ws')}/v1/ws?auto_subscribe=false&token=${encodeURIComponent(token)}`
+    const url = `${this.base().replace(/^http/, 'ws')}/v1/ws?auto_subscribe=false${token === null ? '' : `&token=${encodeURIComponent(token)}`}`
     const ws = new this.WS(url)
     this.ws = ws
     this.following = new Set()
@@ -270,7 +280,7 @@ export class ChatSocket {
       while (after < lastSeq) {
         const token = await this.options.token()
         const res = await fetch(`${this.base()}/v1/rooms/${roomId}/messages?after_seq=${after}&limit=200`, {
-          headers: { authorization: `Bearer ${token}` },
+          headers: token === null ? {} : { authorization: `Bearer ${token}` },
         })
         if (!res.ok) throw new ChatError(String(res.status), `history: ${res.status}`)
         const page = (await res.json()) as { messages: Message[] }

@@ -186,7 +186,12 @@ export function createMessagesService(d: MessagesDeps) {
       if (row.last_read_seq > member.lastReadSeq && member.readReceipts) {
         events.toRoom(roomId, frame('read', { room_id: roomId, user_id: userId, seq: row.last_read_seq }))
       }
-      return { last_read_seq: row.last_read_seq, unread_count: Math.max(0, row.last_seq - row.last_read_seq) }
+      // after the mark, neither deleted nor the reader's own (docs/api.md)
+      const unread = row.last_seq <= row.last_read_seq ? [{ n: 0 }] : await database.rows<{ n: number }>(
+        sql`select count(*)::int as n from messages
+            where room_id = ${roomId} and seq > ${row.last_read_seq} and deleted_at is null and sender_id is distinct from ${userId}`,
+      )
+      return { last_read_seq: Number(row.last_read_seq), unread_count: Number(unread[0]?.n ?? 0) }
     },
 
     /** Committed message.created frames of a room with after < seq <= upto (sequencer gap fills and replays). */

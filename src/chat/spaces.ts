@@ -79,7 +79,7 @@ export function createSpacesService(d: SpacesDeps) {
           left join room_members rm on rm.room_id = r.id and rm.user_id = ${userId}
           where r.space_id in ${idList(ids)}`,
     )
-    const channelViews = await d.rooms.views(channelRows, new Map(marks.map((m) => [Number(m.room_id), Number(m.mark)])))
+    const channelViews = await d.rooms.views(channelRows, new Map(marks.map((m) => [Number(m.room_id), Number(m.mark)])), userId)
     return rows.map((s) => ({
       id: s.id,
       name: s.name,

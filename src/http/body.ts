@@ -20,12 +20,12 @@ const tooLarge = (max: number) => new AppError('too_large', `The request body is
  * Reads a body, counting bytes as they arrive (chunked bodies have no
  * Content-Length), and stops at `max`: 413 `too_large`.
  */
-export async function readBody(req: Request, max: number): Promise<Uint8Array> {
+export async function readBody(req: Request, max: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = req.headers.get('content-length')
   if (declared !== null && Number(declared) > max) throw tooLarge(max)
   if (!req.body) return new Uint8Array(0)
   const reader = req.body.getReader()
-  const chunks: Uint8Array[] = []
+  const chunks: Uint8Array<ArrayBuffer>[] = []
   let total = 0
   for (;;) {
     const { done, value } = await reader.read()

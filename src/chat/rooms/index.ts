@@ -65,7 +65,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
     const m = await membership(row.id, userId)
     const marks = new Map<number, number>()
     if (m) marks.set(row.id, m.lastReadSeq)
-    return (await views([row], marks))[0]!
+    return (await views([row], marks, userId))[0]!
   }
 
   /** The room with `externalId` for a caller who tried to create it: 200 if public or a member, else 409. */
@@ -172,7 +172,7 @@ export function createRoomsService({ database, users: usersService, events, maxR
         .where(sql`${rooms.id} in ${idList(ids)}`)
       const byId = new Map(full.map((r) => [r.id, r]))
       const ordered = ids.map((id) => byId.get(id)).filter((r): r is RoomRow => r !== undefined)
-      const result = await views(ordered, new Map(page.map((r) => [r.room_id, Number(r.last_read_seq)])))
+      const result = await views(ordered, new Map(page.map((r) => [r.room_id, Number(r.last_read_seq)])), userId)
       const last = page[page.length - 1]
       const next = rows.length > opts.limit && last
         ? Buffer.from(JSON.stringify({ t: last.activity, id: last.room_id })).toString('base64url')

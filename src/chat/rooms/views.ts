@@ -34,9 +34,34 @@ export function createRoomViews(database: Database, attachmentUrl: AttachmentUrl
     return new Map(got.map((g) => [Number(g.id), { member_count: Number(g.member_count), max_members: Number(g.max_members) }]))
   }
 
-  /** Room views for one caller; `readMarks` = the caller's last_read_seq per room (absent: not a member, unread 0). */
-  async function views(rows: RoomRow[], readMarks: Map<number, number>): Promise<Room[]> {
-    const [last, audience] = await Promise.all([lastMessages(rows), spaceAudience(rows)])
+  /**
+   * unread_count per room (docs/api.md): the messages after the caller's read
+   * mark that are neither deleted nor the caller's own, in one query.
+   */
+  async function unreadCounts(rows: RoomRow[], readMarks: Map<number, number>, userId: number | undefined): Promise<Map<number, number>> {
+    const keys = rows.flatMap((r) => {
+      const mark = readMarks.get(r.id)
+      return mark !== undefined && r.lastSeq > mark ? [{ r: r.id, s: mark }] : []
+    })
+    const out = new Map<number, number>()
+    if (keys.length === 0) return out
+    const counts = await database.rows<{ room_id: number; n: number }>(
+      sql`select m.room_id, count(*)::int as n
+          from ${jsonRecords(keys, 'r int8, s int8')} join messages m on m.room_id = x.r and m.seq > x.s
+          where m.deleted_at is null ${userId === undefined ? sql`` : sql`and m.sender_id is distinct from ${userId}`}
+          group by m.room_id`,
+    )
+    for (const c of counts) out.set(Number(c.room_id), Number(c.n))
+    return out
+  }
+
+  /**
+   * Room views for one caller; `readMarks` = the caller's last_read_seq per
+   * room (absent: not a member, unread 0); `userId`, the caller, whose own
+   * messages are never unread.
+   */
+  async function views(rows: RoomRow[], readMarks: Map<number, number>, userId?: number): Promise<Room[]> {
+    const [last, audience, unread] = await Promise.all([lastMessages(rows), spaceAudience(rows), unreadCounts(rows, readMarks, userId)])
     return rows.map((r) => {
       const mark = readMarks.get(r.id)
       // a channel's members are its space's
@@ -56,7 +81,7 @@ export function createRoomViews(database: Database, attachmentUrl: AttachmentUrl
         max_members: space?.max_members ?? r.maxMembers,
         last_seq: r.lastSeq,
         last_message: last.get(r.id) ?? null,
-        unread_count: mark === undefined ? 0 : Math.max(0, r.lastSeq - mark),
+        unread_count: mark === undefined ? 0 : (unread.get(r.id) ?? 0),
       }
     })
   }
