@@ -22,16 +22,13 @@ import { every } from '../src/lib/every.ts'
 import { silentLogger } from '../src/lib/logger.ts'
 import { createPacer, unpaced, type Pacer } from '../src/lib/pace.ts'
 import { Histogram } from './lib/hist.ts'
+import { numberArg } from './lib/args.ts'
 import { createDb, dropDb, pgUrlFor } from './lib/pg.ts'
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? Number(process.argv[i + 1]) : dflt
-}
-const BURST = arg('burst', 100_000)
-const SECONDS = arg('seconds', 10)
-const INDEX_BATCH_ARG = arg('index-batch', 0)
-const PAUSE_MS = arg('pause', 10)
+const BURST = numberArg('burst', 100_000, 1, 1_000_000)
+const SECONDS = numberArg('seconds', 10, 1, 120)
+const INDEX_BATCH_ARG = numberArg('index-batch', 0, 0, 100_000)
+const PAUSE_MS = numberArg('pause', 10, 0, 10_000)
 const N_ROOMS = 10
 const N_USERS = 100
 

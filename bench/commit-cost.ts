@@ -21,16 +21,13 @@ import { openDatabase, type Database } from '../src/db/client.ts'
 import { roomMembers, rooms, users } from '../src/db/schema.ts'
 import { writeBatchInOneStatement } from '../src/db/writer/statements.ts'
 import type { Pending } from '../src/db/writer/types.ts'
+import { numberArg } from './lib/args.ts'
 import { createDb, dropDb, pgUrlFor } from './lib/pg.ts'
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? Number(process.argv[i + 1]) : dflt
-}
-const COMMITS = arg('commits', 1500)
-const BATCHES = arg('batches', 60)
-const N_ROOMS = arg('rooms', 100)
-const N_USERS = arg('users', 200)
+const COMMITS = numberArg('commits', 1500, 1, 100_000)
+const BATCHES = numberArg('batches', 60, 1, 10_000)
+const N_ROOMS = numberArg('rooms', 100, 1, 100_000)
+const N_USERS = numberArg('users', 200, 1, 1_000_000)
 const TICK_MS = 1000 / 100 // USER_HZ
 
 /** CPU ms of a process so far (user + system). */

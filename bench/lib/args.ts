@@ -95,3 +95,13 @@ options (defaults depend on the scenario; --smoke picks a few hundred sockets an
   --payload bytes --workers w --connect-rate n/s --users U --inflight k --drain s --stop-p99 ms
   --targets ours,ours-bun,ours-elysia,bare,socketio --db memory|postgres --max-members N
   --prefill k --joiners n (room-limit) --bad-every n (connect) --out dir --smoke`
+
+/**
+ * `--name value` from the command line as a number, clamped to [min, max]
+ * (a load loop stays bounded whatever is asked); `dflt` when absent or not a number.
+ */
+export function numberArg(name: string, dflt: number, min: number, max: number, argv: string[] = process.argv): number {
+  const i = argv.indexOf(`--${name}`)
+  const v = i > 0 ? Number(argv[i + 1]) : NaN
+  return Math.min(max, Math.max(min, Number.isFinite(v) ? v : dflt))
+}
