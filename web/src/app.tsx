@@ -605,13 +605,24 @@ function MessageList({ room, onReply, onEdit }: { room: Room; onReply: (m: Messa
     const first = els[0]?.getBoundingClientRect()
     const inSpacer = !first || (first.top > viewTop + 1 && v.range[0] > 0)
     if (!inSpacer) {
+      // the first message that starts in view, but not the oldest loaded one: an older page coming in
+      // changes that one (its grouping, its date separator); else the message the view's top is in
+      const oldest = v.rows.find((r) => !r.day)?.key
+      let cover: HTMLElement | null = null
       for (const li of els) {
         if (!li.classList.contains('msg')) continue
         const r = li.getBoundingClientRect()
-        if (r.bottom > viewTop) {
+        if (r.bottom <= viewTop) continue
+        cover ??= li
+        if (r.top >= viewTop - 0.5 && li.dataset.key !== oldest) {
           v.anchor = { key: li.dataset.key!, delta: viewTop - r.top }
           return
         }
+        if (r.top > viewTop + v.viewH) break
+      }
+      if (cover) {
+        v.anchor = { key: cover.dataset.key!, delta: viewTop - cover.getBoundingClientRect().top }
+        return
       }
     }
     // the view is over a spacer (a fast scroll): where it is, by the offsets
