@@ -715,7 +715,23 @@ function MessageList({ room, onReply, onEdit }: { room: Room; onReply: (m: Messa
       place()
     }
     check()
+    // a render can bring the top rows in without a scroll event (or the newest page does not fill the view)
+    void older()
   })
+
+  /** Near the top of what is loaded: the next older page (the anchor keeps what the reader was looking at in place). */
+  const older = async () => {
+    const el = ref.current
+    if (!el || v.range[0] !== 0 || el.scrollTop >= 300 || loading.value || !S.hasOlder.value.get(room.id)) return
+    loading.value = true
+    try {
+      await S.loadOlder(room.id)
+    } catch (e) {
+      S.report(e)
+    } finally {
+      loading.value = false
+    }
+  }
 
   useEffect(() => () => v.ro?.disconnect(), [])
 
@@ -738,17 +754,7 @@ function MessageList({ room, onReply, onEdit }: { room: Room; onReply: (m: Messa
     v.lastTop = el.scrollTop
     capture()
     check()
-    if (v.range[0] === 0 && el.scrollTop < 300 && !loading.value && S.hasOlder.value.get(room.id)) {
-      loading.value = true
-      try {
-        // the anchor keeps what the reader was looking at in place when the older page comes in
-        await S.loadOlder(room.id)
-      } catch (e) {
-        S.report(e)
-      } finally {
-        loading.value = false
-      }
-    }
+    await older()
   }
 
   return (
