@@ -505,6 +505,19 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       expect(await log.getAttribute('data-count')).toBe(String(N + 1))
       expect(await inDom()).toBeLessThanOrEqual(150)
       await b.locator('#open-search').click()
+
+      // back at the bottom, a new message comes into view (the list sticks to the newest)
+      await until('at the newest message', async () => {
+        await scroller.evaluate((el) => el.scrollTo({ top: el.scrollHeight }))
+        return (await msg(b, `긴 기록 ${N}`).count()) === 1 && (await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2))
+      })
+      await post('맨 끝에 온 새 메시지')
+      const newest = msg(b, '맨 끝에 온 새 메시지')
+      await until('the new message in view at the bottom', () => newest.evaluate((li) => {
+        const box = li.parentElement!.parentElement!.getBoundingClientRect()
+        return li.getBoundingClientRect().bottom <= box.bottom + 1 && li.getBoundingClientRect().top >= box.top
+      }).catch(() => false))
+      expect(await inDom()).toBeLessThanOrEqual(150)
     })
   })
 
