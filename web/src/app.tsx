@@ -652,7 +652,9 @@ function MessageList({ room, onReply, onEdit }: { room: Room; onReply: (m: Messa
   /** Renders again when the rows the view needs are not the ones in the DOM. */
   const check = () => {
     const w = windowed()
-    if ((w.start !== v.range[0] || w.end !== v.range[1]) && v.forced++ < 20) setTick((n) => n + 1)
+    // (bounded: measuring the new rows can move the window again, a few times at most)
+    if (w.start === v.range[0] && w.end === v.range[1]) v.forced = 0
+    else if (v.forced++ < 20) setTick((n) => n + 1)
   }
 
   /** Measures the rendered rows; true when a height changed. */
