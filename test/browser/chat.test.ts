@@ -468,6 +468,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       }, 120_000)
       expect(await firstSeq()).toBe(1)
       expect(await inDom()).toBeLessThanOrEqual(150)
+      console.log(`windowed history: ${N + 1} messages loaded, at most ${most} in the DOM while scrolling up through them`)
 
       // the view does not move when an older page comes in: a fresh open, anchored on the top message
       await b.reload()
