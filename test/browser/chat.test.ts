@@ -421,14 +421,104 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
       await b.getByRole('button', { name: 'Direct messages and groups' }).click()
       await open(b, '긴 대화')
       await msg(b, '기록 130번').waitFor()
-      expect(await b.locator('#log li.msg').count()).toBe(50)
+      expect(await b.locator('#log').getAttribute('data-count')).toBe('50')
       // scroll up until the first message is there: two more pages
       await until('the first message loaded', async () => {
         await b.locator('.messages').evaluate((el) => el.scrollTo({ top: 0 }))
         return (await msg(b, '기록 1번').count()) === 1
       })
+      // all 130 are loaded; the DOM holds the window at the top, in order from the first
+      expect(await b.locator('#log').getAttribute('data-count')).toBe('130')
       const seqs = await b.locator('#log li.msg[data-seq]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))))
-      expect(seqs).toEqual(Array.from({ length: 130 }, (_, i) => i + 1))
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
+    })
+  })
+
+  test('a long history stays windowed: few rows in the DOM, no jump when older pages come in, search jumps far back', async () => {
+    await step('windowed history', pages(), async () => {
+      const { access } = JSON.parse((await a.evaluate(() => localStorage.getItem('chat.tokens')))!) as { access: string }
+      const call = api(node.url)
+      const room = await call('POST', '/v1/rooms', { token: access, body: { type: 'group', name: '아주 긴 대화' } })
+      expect(room.status).toBe(201)
+      const post = async (content: string) => {
+        const r = await call('POST', `/v1/rooms/${room.body.id}/messages`, { token: access, body: { content } })
+        expect(r.status).toBe(201)
+      }
+      // the oldest message is the one search finds; then 600 more, some long (rows of varied height), 20 at a time
+      await post('맨 처음의 바늘 메시지 haystackneedle')
+      const N = 600
+      for (let i = 0; i < N; i += 20) {
+        await Promise.all(Array.from({ length: 20 }, (_, j) => post(`긴 기록 ${i + j + 1}${(i + j) % 7 === 0 ? ' — 길게 이어지는 문장입니다.'.repeat(12) : ''}`)))
+      }
+      const bora = (await call('GET', '/v1/users?query=bora-', { token: access })).body.users[0].id as number
+      expect((await call('POST', `/v1/rooms/${room.body.id}/members`, { token: access, body: { user_ids: [bora] } })).status).toBe(200)
+      await open(b, '아주 긴 대화')
+      const log = b.locator('#log')
+      const scroller = b.locator('.messages')
+      await until('the newest page', async () => (await log.getAttribute('data-count')) === '50')
+      const inDom = () => b.locator('#log li.msg[data-seq]').count()
+      const firstSeq = async () => Number(await b.locator('#log li.msg[data-seq]').first().getAttribute('data-seq'))
+      let most = 0
+      // scroll up a screen at a time through the whole history
+      await until('the whole history loaded and the first message shown', async () => {
+        await scroller.evaluate((el) => el.scrollBy({ top: -el.clientHeight }))
+        most = Math.max(most, await inDom())
+        expect(most).toBeLessThanOrEqual(150)
+        return (await log.getAttribute('data-count')) === String(N + 1) && (await msg(b, 'haystackneedle').count()) === 1
+      }, 120_000)
+      expect(await firstSeq()).toBe(1)
+      expect(await inDom()).toBeLessThanOrEqual(150)
+      console.log(`windowed history: ${N + 1} messages loaded, at most ${most} in the DOM while scrolling up through them`)
+
+      // the view does not move when an older page comes in: a fresh open, anchored on the top message
+      await b.reload()
+      await until('the newest page again', async () => (await log.getAttribute('data-count')) === '50')
+      await scroller.evaluate((el) => el.scrollTo({ top: 400 }))
+      const topOf = (seq: number) => b.locator(`#log li.msg[data-seq="${seq}"]`).evaluate((li) => li.getBoundingClientRect().top - li.parentElement!.parentElement!.getBoundingClientRect().top)
+      await until('the top rows rendered', async () => (await firstSeq()) > 0)
+      const anchorSeq = await b.locator('#log li.msg[data-seq]').evaluateAll((els) => {
+        const box = els[0]!.parentElement!.parentElement!.getBoundingClientRect()
+        return Number(els.find((e) => e.getBoundingClientRect().top >= box.top)!.getAttribute('data-seq'))
+      })
+      // up near the top, which loads the next older page; where the message is, measured in the same task as the scroll
+      const afterScroll = await scroller.evaluate((el, seq) => {
+        el.scrollBy({ top: -300 })
+        return el.querySelector(`#log li.msg[data-seq="${seq}"]`)!.getBoundingClientRect().top - el.getBoundingClientRect().top
+      }, anchorSeq)
+      await until('an older page loaded', async () => Number(await log.getAttribute('data-count')) > 50)
+      await until('the message is still where it was', async () => Math.abs((await topOf(anchorSeq)) - afterScroll) < 2)
+
+      // far from the oldest message (not in the DOM, not even loaded), search jumps to it
+      await b.reload()
+      await until('the newest page once more', async () => (await log.getAttribute('data-count')) === '50')
+      expect(await msg(b, 'haystackneedle').count()).toBe(0)
+      await b.locator('#open-search').click()
+      await b.locator('#search-input').fill('haystackneedle')
+      await b.locator('#search-input').press('Enter')
+      await b.locator('.hits button', { hasText: 'haystackneedle' }).click()
+      const target = b.locator('#log li.msg[data-seq="1"]', { hasText: 'haystackneedle' })
+      await until('the oldest message is focused', () => target.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement))
+      await until('and in view', () => target.evaluate((li) => {
+        const r = li.getBoundingClientRect()
+        const box = li.parentElement!.parentElement!.getBoundingClientRect()
+        return r.top >= box.top && r.bottom <= box.bottom
+      }))
+      expect(await log.getAttribute('data-count')).toBe(String(N + 1))
+      expect(await inDom()).toBeLessThanOrEqual(150)
+      await b.locator('#open-search').click()
+
+      // back at the bottom, a new message comes into view (the list sticks to the newest)
+      await until('at the newest message', async () => {
+        await scroller.evaluate((el) => el.scrollTo({ top: el.scrollHeight }))
+        return (await msg(b, `긴 기록 ${N}`).count()) === 1 && (await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2))
+      })
+      await post('맨 끝에 온 새 메시지')
+      const newest = msg(b, '맨 끝에 온 새 메시지')
+      await until('the new message in view at the bottom', () => newest.evaluate((li) => {
+        const box = li.parentElement!.parentElement!.getBoundingClientRect()
+        return li.getBoundingClientRect().bottom <= box.bottom + 1 && li.getBoundingClientRect().top >= box.top
+      }).catch(() => false))
+      expect(await inDom()).toBeLessThanOrEqual(150)
     })
   })
 

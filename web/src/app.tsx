@@ -1,5 +1,5 @@
 import { useComputed, useSignal, useSignalEffect, type Signal } from '@preact/signals'
-import { useEffect, useRef } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { Message, Room, User } from '../../client/src'
 import { lang, t } from './i18n'
 import * as S from './store'
@@ -453,7 +453,7 @@ function MessageItem({ m, grouped, room, onReply, onEdit }: { m: Message; groupe
   const myRole = S.members.value.get(room.id)?.find((x) => x.user.id === S.me.value?.id)?.role
   const canDelete = mine || myRole === 'owner' || myRole === 'admin'
   return (
-    <li class={`msg${grouped ? ' grouped' : ''}${mine ? ' mine' : ''}`} id={`m-${m.seq}`} data-seq={m.seq}>
+    <li class={`msg${grouped ? ' grouped' : ''}${mine ? ' mine' : ''}`} id={`m-${m.seq}`} data-seq={m.seq} data-key={`m${m.id}`}>
       {!grouped ? <Avatar user={m.sender} /> : <span class="avatar-gap" />}
       <div class="body">
         {!grouped && (
@@ -507,68 +507,271 @@ function MessageItem({ m, grouped, room, onReply, onEdit }: { m: Message; groupe
   )
 }
 
+/** A row of the message list: a date separator or a message. */
+type Row = { key: string; m: Message; day: boolean; grouped: boolean }
+/** Pixels rendered above and below the view, beyond what is seen. */
+const OVERSCAN = 800
+/** A row's height before it has been rendered once (measured heights replace it). */
+const estimate = (r: Row) => (r.day ? 44 : r.m.type === 'image' && !r.m.deleted ? 240 : r.grouped ? 32 : 60)
+
+/** The largest i with offsets[i] <= y (0 when there is none); offsets ascends. */
+function rowAt(offsets: number[], y: number): number {
+  let lo = 0
+  let hi = offsets.length - 2
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (offsets[mid]! <= y) lo = mid
+    else hi = mid - 1
+  }
+  return Math.max(0, lo)
+}
+
+/**
+ * The message list, windowed: only the rows in and near the view are in the
+ * DOM; a spacer above and one below stand for the rest, from measured heights
+ * (estimates for rows never rendered). Where the reader is kept as an anchor,
+ * a message and how far the view's top is past it, so prepending older pages
+ * or rows changing height never moves what is on screen; at the bottom the
+ * list sticks to the newest message.
+ */
 function MessageList({ room, onReply, onEdit }: { room: Room; onReply: (m: Message) => void; onEdit: (m: Message) => void }) {
   const ref = useRef<HTMLDivElement>(null)
-  const stick = useRef(true)
+  const topSpacer = useRef<HTMLLIElement>(null)
+  const v = useRef({
+    stick: true,
+    lastTop: 0,
+    anchor: null as { key: string; delta: number } | null,
+    jumpSeq: 0,
+    heights: new Map<string, number>(),
+    viewH: 800,
+    rows: [] as Row[],
+    range: [0, 0] as [number, number],
+    forced: 0,
+    ro: null as ResizeObserver | null,
+    observed: new Set<Element>(),
+  }).current
+  const [, setTick] = useState(0)
   const loading = useSignal(false)
   const list = S.messages.value.get(room.id) ?? []
   const pend = S.pending.value.filter((p) => p.roomId === room.id)
   const jump = S.jumpTo.value
-  const last = list.at(-1)?.seq
 
-  // keep the newest message in view while the reader is at the bottom
-  useEffect(() => {
+  const rows: Row[] = []
+  let prev: Message | undefined
+  for (const m of list) {
+    if (!prev || dayKey(prev.created_at) !== dayKey(m.created_at)) {
+      rows.push({ key: `d${m.seq}`, m, day: true, grouped: false })
+      prev = undefined
+    }
+    const grouped = !!prev && !prev.deleted && prev.sender?.id === m.sender?.id && Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60_000 && !m.reply_to_id
+    rows.push({ key: `m${m.id}`, m, day: false, grouped })
+    prev = m
+  }
+  v.rows = rows
+
+  /** Row offsets (from measured heights or estimates) and the rows to render for where the view is. */
+  const windowed = () => {
+    const offsets = [0]
+    for (const r of v.rows) offsets.push(offsets.at(-1)! + (v.heights.get(r.key) ?? estimate(r)))
+    const total = offsets.at(-1)!
+    const index = (pred: (r: Row) => boolean) => v.rows.findIndex(pred)
+    let top: number | null = null
+    if (v.jumpSeq) {
+      const i = index((r) => !r.day && r.m.seq === v.jumpSeq)
+      if (i >= 0) top = offsets[i]! - v.viewH / 2
+    }
+    if (top === null && v.stick) top = total - v.viewH
+    if (top === null && v.anchor) {
+      const key = v.anchor.key
+      const i = index((r) => r.key === key)
+      if (i >= 0) top = offsets[i]! + v.anchor.delta
+    }
+    top = Math.max(0, Math.min(top ?? 0, total - v.viewH))
+    const start = v.rows.length ? rowAt(offsets, top - OVERSCAN) : 0
+    const end = v.rows.length ? rowAt(offsets, top + v.viewH + OVERSCAN) + 1 : 0
+    return { offsets, total, start, end }
+  }
+  const { offsets, total, start, end } = windowed()
+  v.range = [start, end]
+
+  const rowEls = (el: HTMLElement) => el.querySelectorAll<HTMLElement>('#log > li[data-key]')
+
+  /** Where the reader is: the first message whose bottom is below the view's top, and how far past its top the view is. */
+  const capture = () => {
     const el = ref.current
-    if (el && stick.current) el.scrollTop = el.scrollHeight
-  }, [last, pend.length, room.id])
+    if (!el) return
+    const viewTop = el.getBoundingClientRect().top
+    const els = rowEls(el)
+    const first = els[0]?.getBoundingClientRect()
+    const inSpacer = !first || (first.top > viewTop + 1 && v.range[0] > 0)
+    if (!inSpacer) {
+      // the first message that starts in view, but not the oldest loaded one: an older page coming in
+      // changes that one (its grouping, its date separator); else the message the view's top is in
+      const oldest = v.rows.find((r) => !r.day)?.key
+      let cover: HTMLElement | null = null
+      for (const li of els) {
+        if (!li.classList.contains('msg')) continue
+        const r = li.getBoundingClientRect()
+        if (r.bottom <= viewTop) continue
+        cover ??= li
+        if (r.top >= viewTop - 0.5 && li.dataset.key !== oldest) {
+          v.anchor = { key: li.dataset.key!, delta: viewTop - r.top }
+          return
+        }
+        if (r.top > viewTop + v.viewH) break
+      }
+      if (cover) {
+        v.anchor = { key: cover.dataset.key!, delta: viewTop - cover.getBoundingClientRect().top }
+        return
+      }
+    }
+    // the view is over a spacer (a fast scroll): where it is, by the offsets
+    const { offsets } = windowed()
+    const y = viewTop - (topSpacer.current?.getBoundingClientRect().top ?? viewTop)
+    let i = rowAt(offsets, y)
+    if (v.rows[i]?.day && i + 1 < v.rows.length) i++
+    const row = v.rows[i]
+    if (row) v.anchor = { key: row.key, delta: y - offsets[i]! }
+  }
+
+  /** Puts the view back where the reader was: the bottom when sticking to it, else the anchor where it was. */
+  const place = () => {
+    const el = ref.current
+    if (!el) return
+    if (v.stick) {
+      el.scrollTop = el.scrollHeight
+      return
+    }
+    const a = v.anchor
+    const li = a && el.querySelector<HTMLElement>(`#log > li[data-key="${a.key}"]`)
+    if (!a || !li) return
+    const want = li.getBoundingClientRect().top - el.getBoundingClientRect().top + el.scrollTop + a.delta
+    if (Math.abs(el.scrollTop - want) > 0.5) el.scrollTop = want
+  }
+
+  /** Renders again when the rows the view needs are not the ones in the DOM. */
+  const check = () => {
+    const w = windowed()
+    // (bounded: measuring the new rows can move the window again, a few times at most)
+    if (w.start === v.range[0] && w.end === v.range[1]) v.forced = 0
+    else if (v.forced++ < 20) setTick((n) => n + 1)
+  }
+
+  /** Measures the rendered rows; true when a height changed. */
+  const measure = (els: Iterable<HTMLElement>) => {
+    let changed = false
+    for (const li of els) {
+      if (!li.isConnected || !li.dataset.key) continue
+      const h = li.getBoundingClientRect().height
+      if (h > 0 && Math.abs((v.heights.get(li.dataset.key) ?? -1) - h) > 0.5) {
+        v.heights.set(li.dataset.key, h)
+        changed = true
+      }
+    }
+    return changed
+  }
+
+  useLayoutEffect(() => {
+    const el = ref.current
+    if (!el) return
+    v.viewH = el.clientHeight || v.viewH
+    if (!v.ro) {
+      // rows change height after they render (an image loads, reactions wrap) and the view changes size
+      v.ro = new ResizeObserver((entries) => {
+        const resized = entries.some((e) => e.target === el)
+        if (resized) v.viewH = el.clientHeight || v.viewH
+        if (measure(entries.map((e) => e.target as HTMLElement)) || resized) {
+          place()
+          check()
+        }
+      })
+      v.ro.observe(el)
+    }
+    const els = [...rowEls(el)]
+    for (const li of els) {
+      if (!v.observed.has(li)) {
+        v.observed.add(li)
+        v.ro.observe(li)
+      }
+    }
+    for (const li of v.observed) {
+      if (!li.isConnected) {
+        v.observed.delete(li)
+        v.ro.unobserve(li)
+      }
+    }
+    measure(els)
+    const target = v.jumpSeq ? document.getElementById(`m-${v.jumpSeq}`) : null
+    if (target) {
+      v.jumpSeq = 0
+      v.stick = false
+      target.scrollIntoView({ block: 'center' })
+      target.classList.add('flash')
+      target.setAttribute('tabindex', '-1')
+      target.focus({ preventScroll: true })
+      setTimeout(() => target.classList.remove('flash'), 2000)
+      v.lastTop = el.scrollTop
+      capture()
+    } else {
+      if (v.jumpSeq && !v.rows.some((r) => r.m.seq === v.jumpSeq)) v.jumpSeq = 0
+      place()
+    }
+    check()
+    // a render can bring the top rows in without a scroll event (or the newest page does not fill the view)
+    void older()
+  })
+
+  /** Near the top of what is loaded: the next older page (the anchor keeps what the reader was looking at in place). */
+  const older = async () => {
+    const el = ref.current
+    if (!el || v.range[0] !== 0 || el.scrollTop >= 300 || loading.value || !S.hasOlder.value.get(room.id)) return
+    loading.value = true
+    try {
+      await S.loadOlder(room.id)
+    } catch (e) {
+      S.report(e)
+    } finally {
+      loading.value = false
+    }
+  }
+
+  useEffect(() => () => v.ro?.disconnect(), [])
 
   useEffect(() => {
     if (!jump || jump.roomId !== room.id) return
-    const el = document.getElementById(`m-${jump.seq}`)
-    if (!el) return
-    stick.current = false
-    el.scrollIntoView({ block: 'center' })
-    el.classList.add('flash')
-    el.setAttribute('tabindex', '-1')
-    el.focus({ preventScroll: true })
-    setTimeout(() => el.classList.remove('flash'), 2000)
+    v.jumpSeq = jump.seq
+    v.stick = false
+    v.forced = 0
+    setTick((n) => n + 1)
   }, [jump?.at])
 
   const onScroll = async () => {
     const el = ref.current
     if (!el) return
-    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40
-    if (el.scrollTop < 60 && !loading.value && S.hasOlder.value.get(room.id)) {
-      loading.value = true
-      const before = el.scrollHeight
-      try {
-        await S.loadOlder(room.id)
-        // keep what the reader was looking at in place
-        el.scrollTop += el.scrollHeight - before
-      } catch (e) {
-        S.report(e)
-      } finally {
-        loading.value = false
-      }
-    }
+    v.forced = 0
+    v.viewH = el.clientHeight || v.viewH
+    // reaching the bottom sticks to it; only scrolling up leaves it (content growing below does not)
+    if (el.scrollHeight - el.scrollTop - el.clientHeight < 40) v.stick = true
+    else if (el.scrollTop < v.lastTop - 1) v.stick = false
+    v.lastTop = el.scrollTop
+    capture()
+    check()
+    await older()
   }
 
-  const items: preact.ComponentChildren[] = []
-  let prev: Message | undefined
-  for (const m of list) {
-    if (!prev || dayKey(prev.created_at) !== dayKey(m.created_at)) {
-      items.push(<li key={`d-${m.seq}`} class="day"><span>{dayLabel(m.created_at)}</span></li>)
-      prev = undefined
-    }
-    const grouped = !!prev && !prev.deleted && prev.sender?.id === m.sender?.id && Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60_000 && !m.reply_to_id
-    items.push(<MessageItem key={m.id} m={m} grouped={grouped} room={room} onReply={onReply} onEdit={onEdit} />)
-    prev = m
-  }
   return (
     <div class="messages" ref={ref} onScroll={onScroll} tabIndex={0} aria-label={t.messages} role="log" aria-live="polite">
       {loading.value && <p class="muted center">{t.older}</p>}
-      <ul id="log">
-        {items}
+      <ul id="log" data-count={list.length}>
+        <li class="spacer" aria-hidden="true" ref={topSpacer} style={{ height: `${offsets[start]}px` }} />
+        {rows.slice(start, end).map((r) =>
+          r.day ? (
+            <li key={r.key} data-key={r.key} class="day"><span>{dayLabel(r.m.created_at)}</span></li>
+          ) : (
+            <MessageItem key={r.key} m={r.m} grouped={r.grouped} room={room} onReply={onReply} onEdit={onEdit} />
+          ),
+        )}
+        <li class="spacer" aria-hidden="true" style={{ height: `${total - offsets[end]!}px` }} />
         {pend.map((p) => (
           <li key={p.clientMsgId} class="msg mine pending" data-pending={p.clientMsgId}>
             <span class="avatar-gap" />
