@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { SocketTyping, TYPING_INTERVAL_MS, TypingThrottle } from './typing'
+import { SocketTyping, TYPING_INTERVAL_MS, TYPING_RESTART_MS, TypingThrottle } from './typing'
 
 setDefaultTimeout(60_000)
 
@@ -23,5 +23,18 @@ describe('typing', () => {
     typing.stop(1)
     typing.stopAll()
     expect(relayed).toEqual(['1 true', '2 true', '1 false', '2 false'])
+  })
+
+  test('after a stop, a start is relayed again from TYPING_RESTART_MS on, not a whole interval later', () => {
+    const relayed: string[] = []
+    const typing = new SocketTyping(1, new TypingThrottle(1000, 60_000), (roomId, on) => void relayed.push(`${roomId} ${on}`))
+    typing.start(1, 5_000)
+    typing.stop(1, 5_100) // e.g. the message was sent
+    typing.start(1, 5_100 + TYPING_RESTART_MS - 1) // too soon: a flood stays bounded
+    typing.stop(1, 5_400)
+    typing.start(1, 5_400 + TYPING_RESTART_MS) // typing again: seen, well inside the 1 s interval
+    typing.start(1, 5_900) // a refresh: still one per interval
+    typing.stopAll()
+    expect(relayed).toEqual(['1 true', '1 false', '1 false', '1 true', '1 false'])
   })
 })

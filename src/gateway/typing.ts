@@ -1,5 +1,7 @@
 /** Typing relayed at most once per user, room and this many ms (per node, across the user's sockets). */
 export const TYPING_INTERVAL_MS = 1000
+/** After a stop, the next start is relayed once this long has passed (not a whole interval), ms. */
+export const TYPING_RESTART_MS = 250
 /** A typing indicator not refreshed for this long is cleared (is_typing false relayed), ms. */
 export const TYPING_TTL_MS = 6000
 
@@ -28,6 +30,19 @@ export class TypingThrottle {
     this.lastRelay.set(key, now)
     return true
   }
+
+  /**
+   * The user stopped typing in the room (said so, or went stale): a start is
+   * news again, so the next one is relayed from `TYPING_RESTART_MS` on rather
+   * than a whole interval after the last. Someone who sends and goes on
+   * typing is seen typing again; a start/stop flood still relays at most
+   * every `TYPING_RESTART_MS`.
+   */
+  stopped(userId: number, roomId: number, now: number) {
+    const key = `${userId}:${roomId}`
+    const last = this.lastRelay.get(key)
+    if (last !== undefined) this.lastRelay.set(key, Math.min(last, now - this.intervalMs + TYPING_RESTART_MS))
+  }
 }
 
 /**
@@ -53,11 +68,12 @@ export class SocketTyping {
     if (this.throttle.allow(this.userId, roomId, now)) this.relay(roomId, true)
   }
 
-  stop(roomId: number) {
+  stop(roomId: number, now: number = Date.now()) {
     const timer = this.staleTimers.get(roomId)
     if (!timer) return
     clearTimeout(timer)
     this.staleTimers.delete(roomId)
+    this.throttle.stopped(this.userId, roomId, now)
     this.relay(roomId, false)
   }
 
