@@ -494,7 +494,10 @@ describe('WebSocket frames against the AsyncAPI document', () => {
       { type: 'unsubscribe', room_id: fx.room },
     ]
     clientFrames.push(...sendFrames)
-    for (const f of sendFrames) a.send(f)
+    // frames are handled concurrently: an unsubscribe that overtakes the subscribe's replay cancels its `subscribed`
+    a.send(sendFrames[0]!)
+    await a.waitCount('subscribed', 1)
+    for (const f of sendFrames.slice(1)) a.send(f)
     await a.waitCount('ack', 1, 15_000, (f) => f.client_msg_id === 'ws-1')
     await a.waitCount('unsubscribed', 1)
     await b.waitCount('typing', 1)
