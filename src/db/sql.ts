@@ -17,3 +17,9 @@ export const idList = (ids: readonly number[]): SQL =>
  */
 export const jsonRecords = (rows: readonly object[], columns: string | SQL): SQL =>
   sql`json_to_recordset(${JSON.stringify(rows)}::json) as x(${typeof columns === 'string' ? sql.raw(columns) : columns})`
+
+/**
+ * A json/jsonb column or `json_agg` result: postgres.js and PGlite parse it,
+ * a driver that does not hands over its text.
+ */
+export const jsonColumn = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v)

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Database } from '../../db/client'
+import { jsonColumn, jsonRecords } from '../../db/sql'
 import type { PresenceAudience } from '../../presence/announcer'
 import type { User } from '../users'
 
@@ -17,8 +18,6 @@ export type SocketStart = {
 
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`
 
-/** A json column: parsed by postgres.js and PGlite alike; text on a driver that does not. */
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T
 
 type StartRow = {
   i: number; id: number | string; email: string; nickname: string; avatar_url: string | null; bio: string | null
@@ -26,26 +25,26 @@ type StartRow = {
 }
 
 /**
- * The socket starts of many sockets in one statement: `keys` is a JSON list
- * of `{i, u, s}` (position, user id, login id or null), and every piece is an
+ * The socket starts of many sockets in one statement: `keys` are
+ * `{i, u, s}` (position, user id, login id or null), and every piece is an
  * indexed read (users by id, refresh_tokens by family, room_members and
  * space_members by user, rooms by space).
  */
-const startStatement = (keys: string) => sql`select k.i, u.id, u.email, u.nickname, u.avatar_url, u.bio,
+const startStatement = (keys: { i: number; u: number; s: string | null }[]) => sql`select x.i, u.id, u.email, u.nickname, u.avatar_url, u.bio,
     to_char(u.last_seen_at at time zone 'UTC', ${sql.raw(ISO)}) as last_seen,
     to_char(u.created_at at time zone 'UTC', ${sql.raw(ISO)}) as created_at,
-    (k.s is null or exists (select 1 from refresh_tokens t where t.family_id = k.s and t.revoked_at is null and t.expires_at > now())) as login_active,
+    (x.s is null or exists (select 1 from refresh_tokens t where t.family_id = x.s and t.revoked_at is null and t.expires_at > now())) as login_active,
     (select coalesce(json_agg(json_build_array(r.id, r.last_seq, r.member_count)), '[]'::json)
        from room_members rm join rooms r on r.id = rm.room_id and r.space_id is null where rm.user_id = u.id) as rooms,
     (select coalesce(json_agg(json_build_array(s.id, s.member_count,
         (select coalesce(json_agg(json_build_array(c.id, c.last_seq)), '[]'::json) from rooms c where c.space_id = s.id))), '[]'::json)
        from space_members sm join spaces s on s.id = sm.space_id where sm.user_id = u.id) as spaces
-  from json_to_recordset(${keys}::json) as k(i int4, u int8, s text)
-  join users u on u.id = k.u`
+  from ${jsonRecords(keys, 'i int4, u int8, s text')}
+  join users u on u.id = x.u`
 
 function toStart(row: StartRow): SocketStart {
-  const roomRows = json<[number, number, number][]>(row.rooms)
-  const spaceRows = json<[number, number, [number, number][]][]>(row.spaces)
+  const roomRows = jsonColumn(row.rooms as [number, number, number][])
+  const spaceRows = jsonColumn(row.spaces as [number, number, [number, number][]][])
   const rooms: { id: number; last_seq: number }[] = []
   const audience: PresenceAudience = { rooms: [], spaces: [] }
   for (const [id, lastSeq, members] of roomRows) {
@@ -117,7 +116,7 @@ export function batched<K, V>(run: (keys: K[]) => Promise<V[]>, limits: { batchM
 /** Socket starts, batched: `read` resolves null for a user that does not exist. */
 export function createSocketStarts(database: Database) {
   const reads = batched<{ userId: number; sid: string | null }, SocketStart | null>(async (keys) => {
-    const rows = await database.rows<StartRow>(startStatement(JSON.stringify(keys.map((k, i) => ({ i, u: k.userId, s: k.sid })))))
+    const rows = await database.rows<StartRow>(startStatement(keys.map((k, i) => ({ i, u: k.userId, s: k.sid }))))
     const found: (SocketStart | null)[] = keys.map(() => null)
     for (const row of rows) found[Number(row.i)] = toStart(row)
     return found
@@ -133,7 +132,7 @@ export function createSocketStarts(database: Database) {
 export function createOfflineReads(database: Database) {
   const reads = batched<{ userId: number; at: string }, PresenceAudience>(async (keys) => {
     const rows = await database.rows<{ i: number; rooms: unknown; spaces: unknown }>(sql`with k as (
-        select * from json_to_recordset(${JSON.stringify(keys.map((k, i) => ({ i, u: k.userId, at: k.at })))}::json) as k(i int4, u int8, at timestamptz)),
+        select * from ${jsonRecords(keys.map((k, i) => ({ i, u: k.userId, at: k.at })), 'i int4, u int8, at timestamptz')}),
       seen as (update users set last_seen_at = m.at from (select u, max(at) as at from k group by u) m where users.id = m.u)
       select k.i,
         (select coalesce(json_agg(json_build_array(r.id, r.member_count)), '[]'::json)
@@ -148,4 +147,4 @@ export function createOfflineReads(database: Database) {
   return { read: (userId: number, at: Date) => reads.read({ userId, at: at.toISOString() }) }
 }
 
-const pairs = (v: unknown) => json<[number, number][]>(v ?? '[]').map(([id, members]) => ({ id: Number(id), members: Number(members) }))
+const pairs = (v: unknown) => jsonColumn((v ?? '[]') as [number, number][]).map(([id, members]) => ({ id: Number(id), members: Number(members) }))

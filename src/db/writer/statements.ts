@@ -6,7 +6,7 @@
  */
 import { sql } from 'drizzle-orm'
 import type { Database, Executor } from '../client'
-import { idList, jsonRecords } from '../sql'
+import { idList, jsonColumn, jsonRecords } from '../sql'
 import { messageColumns, messageFrom, type MessageRow } from '../message-row'
 import {
   duplicateOf, fastPathOutcomes, insertedRow, replay, toStored, errMember, errReply, errRoom, type CheckedRow, type StoredOutcome,
@@ -142,7 +142,6 @@ type Snapshot = {
   replies: [number, number][] | null
 }
 
-const parse = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v)
 
 /** A client_msg_id appeared under the rooms' locks: cannot happen while every insert goes through a writer; retried. */
 export class LockedInsertRace extends Error {
@@ -189,11 +188,11 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
           ${replyIds.length === 0 ? sql`null` : sql`(select coalesce(json_agg(json_build_array(id, room_id)), '[]') from messages where id in ${idList(replyIds)})`} as replies`,
     ex,
   )
-  const lastSeq = new Map(parse(snap!.rooms).map(([id, seq]) => [Number(id), Number(seq)]))
-  const members = parse(snap!.members)
+  const lastSeq = new Map(jsonColumn(snap!.rooms).map(([id, seq]) => [Number(id), Number(seq)]))
+  const members = jsonColumn(snap!.members)
   const isMember = new Set(members.map(([r, u]) => `${r}:${u}`))
   const profile = new Map(members.map(([, u, nickname, avatar]) => [Number(u), { nickname, avatar }]))
-  const replyRoom = new Map((snap!.replies === null ? [] : parse(snap!.replies)).map(([id, r]) => [Number(id), Number(r)]))
+  const replyRoom = new Map((snap!.replies === null ? [] : jsonColumn(snap!.replies)).map(([id, r]) => [Number(id), Number(r)]))
 
   if (retry) {
     // its own statement: a fresh snapshot, taken after the locks waited for an earlier attempt still running
@@ -202,7 +201,7 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
       ex,
     )
     // committed before: read it back (the transaction only read, its commit changes nothing)
-    if (prior) return replay(database, ex, parse(prior.outcome))
+    if (prior) return replay(database, ex, jsonColumn(prior.outcome))
   }
 
   // under the rooms' locks no other writer inserts into them: what this finds is all there is
