@@ -23,6 +23,46 @@ export type Publisher = { publish(topic: string, data: string): number }
 
 type RoomEntry = { members: Set<HubMember>; seq: RoomSequencer; ready: Promise<void> }
 
+/**
+ * Bus topics followed while a local socket needs them, reference counted: the
+ * first follower subscribes the topic, the last one to go unsubscribes it.
+ * Users, spaces and opt-in presence topics (rooms have their sequencers).
+ */
+class Follows<K> {
+  private entries = new Map<K, { members: Set<HubMember>; ready: Promise<void> }>()
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly topicOf: (key: K) => string,
+    private readonly warn: (key: K, err: unknown) => void,
+  ) {}
+
+  /** Resolves once the bus delivers the topic (a failure is logged, not thrown). */
+  follow(key: K, m: HubMember): Promise<void> {
+    let entry = this.entries.get(key)
+    if (!entry) {
+      entry = { members: new Set(), ready: this.bus.subscribe([this.topicOf(key)]).catch((err) => this.warn(key, err)) }
+      this.entries.set(key, entry)
+    }
+    entry.members.add(m)
+    return entry.ready
+  }
+
+  unfollow(key: K, m: HubMember) {
+    const entry = this.entries.get(key)
+    if (!entry || !entry.members.delete(m)) return
+    if (entry.members.size === 0) {
+      this.entries.delete(key)
+      this.bus.unsubscribe([this.topicOf(key)])
+    }
+  }
+
+  /** The local followers of `key`, a copy (safe while they change what they follow). */
+  members(key: K): HubMember[] {
+    return [...(this.entries.get(key)?.members ?? [])]
+  }
+}
+
 export type HubOptions = {
   bus: Bus
   fetchRange: FetchRange
@@ -40,14 +80,17 @@ export type HubOptions = {
 export class Hub {
   private server: Publisher | null = null
   private rooms = new Map<number, RoomEntry>()
-  private users = new Map<number, Set<HubMember>>()
-  private spaces = new Map<number, Set<HubMember>>()
+  private users: Follows<number>
+  private spaces: Follows<number>
   /** opt-in presence topics of large rooms and spaces (presence.subscribe), followed while a local socket asks */
-  private topics = new Map<string, { members: Set<HubMember>; ready: Promise<void> }>()
+  private topics: Follows<string>
   /** message.created frames delivered to local topics, for metrics */
   delivered = 0
 
   constructor(private readonly o: HubOptions) {
+    this.users = new Follows(o.bus, userTopic, (id, err) => o.log.warn('hub: could not follow user', { user_id: id, error: err }))
+    this.spaces = new Follows(o.bus, spaceTopic, (id, err) => o.log.warn('hub: could not follow space', { space_id: id, error: err }))
+    this.topics = new Follows(o.bus, (t: string) => t, (topic, err) => o.log.warn('hub: could not follow topic', { topic, error: err }))
     o.bus.setHandler((topic, frame, meta) => this.onEvent(topic, frame, meta))
     o.bus.onResync(() => void this.resync())
   }
@@ -111,46 +154,20 @@ export class Hub {
   }
 
   trackUser(m: HubMember) {
-    let set = this.users.get(m.userId)
-    if (!set) {
-      set = new Set()
-      this.users.set(m.userId, set)
-      this.o.bus.subscribe([userTopic(m.userId)]).catch((err) => {
-        this.o.log.warn('hub: could not follow user', { user_id: m.userId, error: err })
-      })
-    }
-    set.add(m)
+    void this.users.follow(m.userId, m)
   }
 
   untrackUser(m: HubMember) {
-    const set = this.users.get(m.userId)
-    if (!set || !set.delete(m)) return
-    if (set.size === 0) {
-      this.users.delete(m.userId)
-      this.o.bus.unsubscribe([userTopic(m.userId)])
-    }
+    this.users.unfollow(m.userId, m)
   }
 
   /** Follows a space's own events (space.*, new channels) for `m`. */
   trackSpace(spaceId: number, m: HubMember) {
-    let set = this.spaces.get(spaceId)
-    if (!set) {
-      set = new Set()
-      this.spaces.set(spaceId, set)
-      this.o.bus.subscribe([spaceTopic(spaceId)]).catch((err) => {
-        this.o.log.warn('hub: could not follow space', { space_id: spaceId, error: err })
-      })
-    }
-    set.add(m)
+    void this.spaces.follow(spaceId, m)
   }
 
   untrackSpace(spaceId: number, m: HubMember) {
-    const set = this.spaces.get(spaceId)
-    if (!set || !set.delete(m)) return
-    if (set.size === 0) {
-      this.spaces.delete(spaceId)
-      this.o.bus.unsubscribe([spaceTopic(spaceId)])
-    }
+    this.spaces.unfollow(spaceId, m)
   }
 
   /**
@@ -160,25 +177,11 @@ export class Hub {
    * of small rooms rides on the room's own topic and needs none of this.
    */
   trackTopic(topic: string, m: HubMember): Promise<void> {
-    let entry = this.topics.get(topic)
-    if (!entry) {
-      const ready = this.o.bus.subscribe([topic]).catch((err) => {
-        this.o.log.warn('hub: could not follow topic', { topic, error: err })
-      })
-      entry = { members: new Set(), ready }
-      this.topics.set(topic, entry)
-    }
-    entry.members.add(m)
-    return entry.ready
+    return this.topics.follow(topic, m)
   }
 
   untrackTopic(topic: string, m: HubMember) {
-    const entry = this.topics.get(topic)
-    if (!entry || !entry.members.delete(m)) return
-    if (entry.members.size === 0) {
-      this.topics.delete(topic)
-      this.o.bus.unsubscribe([topic])
-    }
+    this.topics.unfollow(topic, m)
   }
 
   close() {
@@ -203,7 +206,7 @@ export class Hub {
     if (!t) return
     if (meta?.revokeLogin !== undefined) {
       // for the sessions, not a frame for clients
-      if (t.kind === 'user') for (const m of [...(this.users.get(t.id) ?? [])]) m.onRevoke(meta.revokeLogin)
+      if (t.kind === 'user') for (const m of this.users.members(t.id)) m.onRevoke(meta.revokeLogin)
       return
     }
     if (meta?.seq !== undefined) {
@@ -214,11 +217,11 @@ export class Hub {
     this.server?.publish(topic, frame)
     if (!meta) return
     // who follows what changed: the user's sockets, or every local member of a space
-    const members = t.kind === 'user' ? this.users.get(t.id) : t.kind === 'space' ? this.spaces.get(t.id) : undefined
     const joins = [...(meta.join !== undefined ? [meta.join] : []), ...(meta.joinRooms ?? [])]
     const leaves = [...(meta.leave !== undefined ? [meta.leave] : []), ...(meta.leaveRooms ?? [])]
-    if (members && (joins.length > 0 || leaves.length > 0 || meta.joinSpace !== undefined || meta.leaveSpace !== undefined)) {
-      for (const m of [...members]) {
+    const follows = t.kind === 'user' ? this.users : t.kind === 'space' ? this.spaces : undefined
+    if (follows && (joins.length > 0 || leaves.length > 0 || meta.joinSpace !== undefined || meta.leaveSpace !== undefined)) {
+      for (const m of follows.members(t.id)) {
         if (meta.leaveSpace !== undefined) m.onLeaveSpace(meta.leaveSpace)
         for (const id of leaves) m.onLeave(id)
         if (meta.joinSpace !== undefined) m.onJoinSpace(meta.joinSpace)
@@ -229,7 +232,7 @@ export class Hub {
       for (const m of [...(this.rooms.get(meta.closeRoom)?.members ?? [])]) m.onLeave(meta.closeRoom)
     }
     if (meta.closeSpace !== undefined) {
-      for (const m of [...(this.spaces.get(meta.closeSpace) ?? [])]) m.onLeaveSpace(meta.closeSpace)
+      for (const m of this.spaces.members(meta.closeSpace)) m.onLeaveSpace(meta.closeSpace)
     }
   }
 
