@@ -567,7 +567,14 @@ export class Session implements HubMember {
     if (await deps.presence.disconnect(this.userId)) {
       const at = new Date()
       // last_seen stored and the audience read in one statement
-      const audience = await deps.rooms.wentOffline(this.userId, at).catch(() => ({ rooms: [], spaces: [] }))
+      let audience
+      try {
+        audience = await deps.rooms.wentOffline(this.userId, at)
+      } catch (err) {
+        // the database is down: the co-members learn it from GET /presence later, not from an event
+        deps.log.warn('gateway: offline announcement failed', { user_id: this.userId, error: err })
+        return
+      }
       deps.announcer.announce(this.userId, { status: 'offline', nickname: this.user.nickname, lastSeen: at.toISOString() }, audience)
     }
   }
