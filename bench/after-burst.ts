@@ -1,14 +1,16 @@
 /**
  * after-burst: does background work take the foreground's latency? The
  * writer's commit wait for a light trickle (one message every 5 ms, as at
- * 200 msg/s) on one Postgres database, in three phases of one run:
+ * 200 msg/s) on one Postgres database, in four phases of one run:
  *   1. fresh: nothing queued for the search indexer;
- *   2. right after a burst of --burst messages, the indexer paced (as the server runs it:
- *      bounded batches, each after the writer goes idle);
- *   3. right after another burst, the indexer unpaced (the former behaviour: up to 5,000
+ *   2. right after a burst of --burst messages, no indexer at all (the control: what
+ *      the burst alone leaves behind, autovacuum and checkpoints);
+ *   3. right after another burst, the indexer paced (as the server runs it:
+ *      batches sized to take --slice ms, each after the writer goes idle and a pause);
+ *   4. right after another burst, the indexer unpaced (the former behaviour: up to 5,000
  *      rows per transaction every 250 ms, whatever the writer does).
  *
- *   flock /work/notes/bench.lock bun bench/after-burst.ts [--burst 100000] [--seconds 10] [--index-batch 500] [--pause 10]
+ *   flock /work/notes/bench.lock bun bench/after-burst.ts [--burst 100000] [--seconds 10] [--index-batch 2000] [--pause 10] [--slice 4]
  *
  * Bounded: the burst count, the trickle's duration and the catch-up wait are fixed.
  */
@@ -29,6 +31,7 @@ const BURST = numberArg('burst', 100_000, 1, 1_000_000)
 const SECONDS = numberArg('seconds', 10, 1, 120)
 const INDEX_BATCH_ARG = numberArg('index-batch', 0, 0, 100_000)
 const PAUSE_MS = numberArg('pause', 10, 0, 10_000)
+const SLICE_MS = numberArg('slice', 4, 0, 10_000)
 const N_ROOMS = 10
 const N_USERS = 100
 
@@ -70,7 +73,7 @@ try {
   const roomIds = r.map((x) => x.id)
   const userIds = u.map((x) => x.id)
   const w = createMessageWriter(database, { flushMs: 2, batchMax: 1000, queueMax: 100_000, lanes: 2, log: silentLogger })
-  const paced = createPacer({ busy: () => w.busy, idle: () => w.drain(), maxDeferMs: 1000, pauseMs: PAUSE_MS })
+  const paced = createPacer({ busy: () => w.busy, idle: () => w.drain(), maxDeferMs: 1000, pauseMs: PAUSE_MS, sliceMs: SLICE_MS })
 
   /** The indexer as the server schedules it (every 250 ms), with `pace`. */
   const indexer = (pace: Pacer) => {
@@ -85,19 +88,27 @@ try {
   let q0 = await queued(database)
   report('fresh, indexer paced', await trickle(w, roomIds, userIds), q0, await queued(database))
 
-  for (const [name, pace] of [['after a burst, indexer paced', paced], ['after a burst, indexer unpaced (before)', unpaced]] as const) {
+  const phases: [string, Pacer | null][] = [
+    ['after a burst, no indexer (control)', null],
+    ['after a burst, indexer paced', paced],
+    ['after a burst, indexer unpaced (before)', unpaced],
+  ]
+  for (const [name, pace] of phases) {
     await job.stop()
     await burst(w, roomIds, userIds, name)
-    job = indexer(pace)
+    // the control: what a burst alone leaves behind (autovacuum, checkpoints) with no indexer at work
+    job = indexer(pace ?? unpaced)
+    if (!pace) await job.stop()
     q0 = await queued(database)
     report(`${name} (${BURST} burst)`, await trickle(w, roomIds, userIds), q0, await queued(database))
+    if (!pace) job = indexer(unpaced)
     // bounded catch-up before the next phase
     const until = performance.now() + 120_000
     while ((await queued(database)) > 0 && performance.now() < until) await Bun.sleep(250)
   }
   await job.stop()
   await w.close()
-  console.log(`after-burst: trickle of one message / 5 ms for ${SECONDS} s; writer FLUSH_MS 2, BATCH_MAX 1000, 2 lanes; paced: batches of ${INDEX_BATCH_ARG || 'INDEX_BATCH'}, pause ${PAUSE_MS} ms, deferred ${paced.deferred} turns`)
+  console.log(`after-burst: trickle of one message / 5 ms for ${SECONDS} s; writer FLUSH_MS 2, BATCH_MAX 1000, 2 lanes; paced: batches of at most ${INDEX_BATCH_ARG || 'INDEX_BATCH'} sized to ${SLICE_MS} ms, pause ${PAUSE_MS} ms, deferred ${paced.deferred} turns`)
   console.log('| phase | messages | commit wait p50 ms | p99 ms | max ms | search_queue at start → end |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const row of rows) console.log(row)

@@ -68,6 +68,7 @@ export const ConfigSchema = Type.Object({
   RETENTION_SWEEP_MS: Int(1000, 86_400_000, 60_000, 'how often expired messages (retention_days) are deleted, ms'),
   BACKGROUND_PAUSE_MS: Int(0, 10_000, 10, 'search indexer, retention sweep, room purge: pause between two bounded batches, ms'),
   BACKGROUND_MAX_DEFER_MS: Int(0, 60_000, 1000, 'longest a background batch waits for a busy writer to go idle, ms'),
+  BACKGROUND_SLICE_MS: Int(0, 10_000, 4, 'what one background batch should take: batch sizes adapt to it (0 = always the largest batch), ms'),
   SHUTDOWN_GRACE_MS: Int(100, 60_000, 8000, 'drain time limit on SIGTERM, ms'),
   CORS_ORIGINS: Str('', 'origins allowed to call the API from a browser, comma-separated (https://app.example.com); * = any; empty = same origin only'),
   OTEL_EXPORTER_OTLP_ENDPOINT: Str('', 'OpenTelemetry collector (http://otel-collector:4318): request spans over OTLP/HTTP; empty = no tracing'),

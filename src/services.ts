@@ -50,6 +50,7 @@ export function createChatServices(infra: Infrastructure, config: Config, log: L
   // background work yields to the writer: bounded batches, each after the writer goes idle (or BACKGROUND_MAX_DEFER_MS)
   const pace = createPacer({
     busy: () => writer.busy, idle: () => writer.drain(), maxDeferMs: config.BACKGROUND_MAX_DEFER_MS, pauseMs: config.BACKGROUND_PAUSE_MS,
+    sliceMs: config.BACKGROUND_SLICE_MS,
   })
   const purger = createRoomPurger({ database, files, log, pace })
   const purgeSoon = () => void purger.kick().catch((err) => log.warn('room purge failed', { error: err }))

@@ -71,7 +71,7 @@ describe(`background work yields to the writer (${backend})`, () => {
     expect(await count('search_queue')).toBe(1234)
 
     const { writer, held, release } = heldWriter()
-    const pace = createPacer({ busy: () => writer.busy, idle: () => writer.drain(), maxDeferMs: 600_000, pauseMs: 0 })
+    const pace = createPacer({ busy: () => writer.busy, idle: () => writer.drain(), maxDeferMs: 600_000, pauseMs: 0, sliceMs: 0 })
     const sizes: number[] = []
     const search = createSearch(database, (r) => toMessage(r, () => ''), { pace, batch: 100, onBatch: (n) => sizes.push(n) })
 
@@ -98,7 +98,7 @@ describe(`background work yields to the writer (${backend})`, () => {
     await Promise.all(Array.from({ length: 250 }, (_, i) => plain.submit(text(`more ${i}`))))
     await plain.close()
     const sizes: number[] = []
-    const pace = createPacer({ busy: () => plain.busy, idle: () => plain.drain(), maxDeferMs: 600_000, pauseMs: 1 })
+    const pace = createPacer({ busy: () => plain.busy, idle: () => plain.drain(), maxDeferMs: 600_000, pauseMs: 1, sliceMs: 0 })
     const search = createSearch(database, (r) => toMessage(r, () => ''), { pace, batch: 100, onBatch: (n) => sizes.push(n) })
     expect(await search.indexPending(150)).toBe(150)
     expect(sizes).toEqual([100, 50])
@@ -107,6 +107,20 @@ describe(`background work yields to the writer (${backend})`, () => {
     // a full last batch: one more (empty) look finds the queue drained
     expect(sizes).toEqual([100, 50, 100, 0])
     expect(pace.deferred).toBe(0)
+  })
+
+  test('a paced indexer sizes its batches to the slice: from 10 rows, at most doubling, never above its batch', async () => {
+    const plain = createMessageWriter(database, { flushMs: 2, batchMax: 1000, queueMax: 10_000, log: silentLogger })
+    await Promise.all(Array.from({ length: 300 }, (_, i) => plain.submit(text(`sliced ${i}`))))
+    await plain.close()
+    expect(await count('search_queue')).toBe(300)
+    const sizes: number[] = []
+    // a slice far longer than any batch takes: every batch is "fast", so each may double
+    const pace = createPacer({ busy: () => plain.busy, idle: () => plain.drain(), maxDeferMs: 600_000, pauseMs: 0, sliceMs: 600_000 })
+    const search = createSearch(database, (r) => toMessage(r, () => ''), { pace, batch: 100, onBatch: (n) => sizes.push(n) })
+    expect(await search.indexPending(10_000)).toBe(300)
+    expect(sizes).toEqual([10, 20, 40, 80, 100, 50])
+    expect(await count('search_queue')).toBe(0)
   })
 
   test('the room purge defers while the writer has work, then deletes in bounded statements', async () => {
@@ -119,7 +133,7 @@ describe(`background work yields to the writer (${backend})`, () => {
     const inRoom = async () => (await database.rows<{ n: number }>(sql`select count(*)::int as n from messages where room_id = ${gone!.id}`))[0]!.n
 
     const { writer, held, release } = heldWriter()
-    const pace = createPacer({ busy: () => writer.busy, idle: () => writer.drain(), maxDeferMs: 600_000, pauseMs: 0 })
+    const pace = createPacer({ busy: () => writer.busy, idle: () => writer.drain(), maxDeferMs: 600_000, pauseMs: 0, sliceMs: 0 })
     // every purge statement, as sent: each deletes at most `batch` rows
     const deletes: string[] = []
     const watched: Database = { ...database, rows: (q, ex) => {

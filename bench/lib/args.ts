@@ -28,6 +28,8 @@ export type Options = {
   joiners?: number
   /** connect: one socket in this many carries a bad token */
   badEvery?: number
+  /** fanout: messages committed but not yet indexed for search when the load starts (as right after a burst) */
+  backlog?: number
   smoke: boolean
   /** where the JSON/Markdown/SVG go */
   out?: string
@@ -36,7 +38,7 @@ export type Options = {
 
 const NUM = new Set([
   'sockets', 'rooms', 'members', 'senders', 'duration', 'warmup', 'payload', 'workers', 'connect-rate', 'users',
-  'inflight', 'drain', 'stop-p99', 'max-members', 'prefill', 'joiners', 'bad-every',
+  'inflight', 'drain', 'stop-p99', 'max-members', 'prefill', 'joiners', 'bad-every', 'backlog',
 ])
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
@@ -94,7 +96,8 @@ options (defaults depend on the scenario; --smoke picks a few hundred sockets an
   --sockets N --rooms R --members M --senders S --rate r[,r2,…] --duration s --warmup s
   --payload bytes --workers w --connect-rate n/s --users U --inflight k --drain s --stop-p99 ms
   --targets ours,ours-bun,ours-elysia,bare,socketio --db memory|postgres --max-members N
-  --prefill k --joiners n (room-limit) --bad-every n (connect) --out dir --smoke`
+  --prefill k --joiners n (room-limit) --bad-every n (connect) --backlog n (fanout: unindexed messages at the start)
+  --out dir --smoke`
 
 /**
  * `--name value` from the command line as a number, clamped to [min, max]

@@ -3,7 +3,10 @@
  * at a rate, against the bare Bun pub/sub server and Socket.IO, same
  * generator, same workload, same run.
  */
+import postgres from 'postgres'
 import { log, runLoad, type LoadParams, type TargetRun } from './common.ts'
+import { pgUrlFor } from '../lib/pg.ts'
+import type { Target } from '../targets/targets.ts'
 import { correctnessChecks, loadComparisons, loadParamsOf, pickTargets, sustained, withTarget, type Ctx, type ScenarioResult } from './context.ts'
 import { isOurs, OTHER_TRANSPORT_KIND, type TargetKind } from '../targets/targets.ts'
 import { cpuPerK, gateReport, transportGate } from '../targets/transport-gate.ts'
@@ -34,6 +37,35 @@ export function fanoutParams(ctx: Ctx): LoadParams {
   }
 }
 
+const MAX_BACKLOG = 1_000_000
+
+/**
+ * `--backlog N`: the state right after an N-message burst, while the search
+ * indexer catches up. N messages committed (in a room of their own, as the
+ * writer leaves them: numbered, queued for search) straight into our
+ * server's database before the load starts; its indexer works them off
+ * during the measured window. Returns what is left to run afterwards: the
+ * queue's length then.
+ */
+async function queueBacklog(t: Target, n: number): Promise<() => Promise<number>> {
+  const sql = postgres(pgUrlFor(t.dbName!), { max: 1, onnotice: () => {} })
+  const [room] = await sql<{ id: string }[]>`insert into rooms (type, name, max_members, last_seq) values ('group', 'backlog', 100, ${n}) returning id`
+  await sql`with m as (
+              insert into messages (room_id, seq, type, content)
+              select ${room!.id}, i, 'text', 'backlog ' || i || ' lorem ipsum dolor sit amet, consectetur adipiscing elit'
+              from generate_series(1, ${n}::int) i returning id)
+            insert into search_queue (message_id) select id from m`
+  log(`backlog: ${n} messages queued for the indexer`)
+  return async () => {
+    try {
+      const [q] = await sql<{ n: number }[]>`select count(*)::int as n from search_queue`
+      return q!.n
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
+  }
+}
+
 export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
   const notes: string[] = []
   // our server on its other WebSocket transport too: the transport gate compares the two in this run
@@ -42,9 +74,17 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
   const p = fanoutParams(ctx)
   const maxMembers = ctx.opts.maxMembers ?? Math.max(100, p.members)
   const runs: TargetRun[] = []
+  const backlog = Math.min(MAX_BACKLOG, Math.floor(ctx.opts.backlog ?? 0))
+  if (backlog > 0 && db !== 'postgres') throw new Error('--backlog needs --db postgres')
   for (const kind of kinds) {
     try {
-      runs.push(await withTarget({ kind, db, maxMembers, logDir: ctx.logDir }, (t) => runLoad(t, p, ctx.logDir)))
+      runs.push(await withTarget({ kind, db, maxMembers, logDir: ctx.logDir }, async (t) => {
+        if (backlog === 0 || !isOurs(kind)) return runLoad(t, p, ctx.logDir)
+        const left = await queueBacklog(t, backlog)
+        const run = await runLoad(t, p, ctx.logDir)
+        notes.push(`${kind}: started with ${backlog} messages waiting for the search indexer; ${await left()} still waiting at the end`)
+        return run
+      }))
     } catch (e) {
       log(`${kind} failed: ${String(e)}`)
       notes.push(`${kind}: ${String(e)}`)
@@ -71,7 +111,7 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
     notes.push(g.note)
   }
   return {
-    params: { ...loadParamsOf(p), db, maxMembers, targets: kinds },
+    params: { ...loadParamsOf(p), db, maxMembers, targets: kinds, ...(backlog > 0 ? { backlog } : {}) },
     runs,
     comparisons,
     // every run of our server, whichever transport, must be loss-free, duplicate-free and in order

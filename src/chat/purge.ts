@@ -4,7 +4,7 @@ import type { Logger } from '../lib/logger'
 import { unpaced, type Pacer } from '../lib/pace'
 import type { FilesService } from './files'
 
-/** Rows deleted per purge statement: bounded, so one never holds the writer's foreground for long. */
+/** Most rows deleted per purge statement; a paced purge sizes each to BACKGROUND_SLICE_MS. */
 export const PURGE_BATCH = 500
 
 /**
@@ -28,27 +28,29 @@ export function createRoomPurger(d: { database: Database; files: FilesService; l
     let deleted = 0
     /** before each statement: defer to a busy writer, pause after one that deleted rows */
     const turn = () => pace.turn(deleted === 0)
+    const sizer = pace.sizer(batch)
     for (const { room_id: roomId } of queued) {
       for (;;) {
         await turn()
-        const gone = await d.database.rows<{ storage_key: string }>(
-          sql`delete from files where id in (select id from files where room_id = ${roomId} limit ${batch}) returning storage_key`,
-        )
+        const size = sizer.size
+        const gone = await sizer.run(() => d.database.rows<{ storage_key: string }>(
+          sql`delete from files where id in (select id from files where room_id = ${roomId} limit ${size}) returning storage_key`,
+        ))
         await d.files.deleteBytes(gone.map((g) => g.storage_key))
         total += gone.length
         deleted = gone.length
-        if (gone.length < batch) break
+        if (gone.length < size) break
       }
       for (;;) {
         await turn()
+        const size = sizer.size
         // reactions and the search copy go with their message (foreign keys)
-        const [{ n }] = (await d.database.rows<{ n: number }>(
-          sql`with m as (delete from messages where id in (select id from messages where room_id = ${roomId} limit ${batch}) returning 1)
-              select count(*)::int as n from m`,
-        )) as [{ n: number }]
+        const n = (await sizer.run(() => d.database.rows<{ id: number }>(
+          sql`delete from messages where id in (select id from messages where room_id = ${roomId} limit ${size}) returning id`,
+        ))).length
         total += n
         deleted = n
-        if (n < batch) break
+        if (n < size) break
       }
       await d.database.rows(sql`delete from room_purges where room_id = ${roomId}`)
     }

@@ -45,30 +45,32 @@ export function cleanQuery(q: string | undefined): string {
 export type SearchOptions = {
   /** yields the indexer to the writer (default: unpaced) */
   pace?: Pacer
-  /** rows per indexing transaction (default INDEX_BATCH) */
+  /** most rows per indexing transaction (default INDEX_BATCH); the pacer's slice sizes each one */
   batch?: number
   /** after each indexing transaction: rows it moved */
   onBatch?: (rows: number) => void
 }
 
-/** Rows per indexing transaction: bounded, yet large enough that a backlog after a burst is worked off quickly (docs/architecture.md). */
+/** Most rows per indexing transaction; a paced indexer sizes each to BACKGROUND_SLICE_MS (docs/architecture.md). */
 export const INDEX_BATCH = 2000
 
 export function createSearch(database: Database, view: (r: MessageRow) => Message, opts: SearchOptions = {}) {
   const pace = opts.pace ?? unpaced
-  const batch = Math.max(1, opts.batch ?? INDEX_BATCH)
+  // one sizer for the job's life: what a row costs carries over from run to run
+  const sizer = pace.sizer(Math.max(1, opts.batch ?? INDEX_BATCH))
   /**
    * `inIndex` scopes search_index rows (`s`), `inQueue` the queued messages
    * (`mm`); `maxId` bounds both (paging). Each side stops at limit + 1 hits,
    * newest first (within a room, id order is seq order: ids are taken under
    * the room's lock).
    */
-  /** One transaction: up to `limit` queued messages into the index; 0 when another node is at it. */
-  function indexBatch(limit: number): Promise<number> {
+  /** One transaction: up to `limit` queued messages into the index; none when another node is at it. */
+  function indexBatch(limit: number): Promise<{ message_id: number }[]> {
     return database.db.transaction(async (tx) => {
       const [lock] = await database.rows<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(${AdvisoryLock.searchIndex}) as ok`, tx)
-      if (!lock?.ok) return 0
-      const moved = await database.rows<{ message_id: number }>(
+      if (!lock?.ok) return []
+      await database.rows(sql`set local synchronous_commit = off`, tx)
+      return database.rows<{ message_id: number }>(
         sql`with q as (
               delete from search_queue where ctid in (select ctid from search_queue limit ${limit}) returning message_id)
             insert into search_index (message_id, room_id, content)
@@ -77,7 +79,6 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
             returning message_id`,
         tx,
       )
-      return moved.length
     })
   }
 
@@ -128,9 +129,10 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
 
     /**
      * Moves queued messages into the search index, at most `limit` this run,
-     * in transactions of at most `batch` rows, each after a turn of the pacer
-     * (it defers to a busy writer and pauses between batches); one node at a
-     * time (advisory lock). Returns how many were indexed.
+     * in transactions sized to the pacer's slice (at most `batch` rows), each
+     * after a turn of the pacer (it defers to a busy writer and pauses
+     * between batches); one node at a time (advisory lock). Returns how many
+     * were indexed.
      */
     async indexPending(limit = 5000): Promise<number> {
       // idle: one cheap read, no transaction (this runs every 250 ms on every node)
@@ -139,8 +141,8 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
       let total = 0
       for (let first = true; total < limit; first = false) {
         await pace.turn(first)
-        const want = Math.min(batch, limit - total)
-        const n = await indexBatch(want)
+        const want = Math.min(sizer.size, limit - total)
+        const n = (await sizer.run(() => indexBatch(want))).length
         opts.onBatch?.(n)
         total += n
         // fewer than asked: the queue is empty (or another node holds the lock)

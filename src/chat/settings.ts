@@ -9,7 +9,7 @@ import type { RoomsService } from './rooms'
 
 export type RoomSettings = { notifications: boolean; read_receipts: boolean; retention_days: number | null }
 
-/** Messages deleted per retention statement: bounded, so one never holds the writer's foreground for long. */
+/** Most messages deleted per retention statement; a paced sweep sizes each to BACKGROUND_SLICE_MS. */
 export const RETENTION_BATCH = 500
 
 export function createSettingsService(database: Database, roomsService: RoomsService, files: FilesService, log: Logger, pace: Pacer = unpaced) {
@@ -42,7 +42,7 @@ export function createSettingsService(database: Database, roomsService: RoomsSer
 
     /**
      * Deletes messages older than their room's retention, at most `batch` a
-     * statement, until none is left; each statement after a turn of the pacer
+     * statement (sized to the pacer's slice), until none is left; each statement after a turn of the pacer
      * (it defers to a busy writer, and pauses after a statement that deleted rows). Returns
      * how many went.
      */
@@ -51,23 +51,25 @@ export function createSettingsService(database: Database, roomsService: RoomsSer
       let total = 0
       // a pause only after a statement that deleted rows: many rooms with nothing expired cost no sleeps
       let deleted = 0
+      const sizer = pace.sizer(batch)
       for (const r of withRetention) {
         for (;;) {
           await pace.turn(deleted === 0)
+          const size = sizer.size
           // expired messages and their files' rows in one statement; the bytes go after
-          const gone = await database.rows<{ id: number; storage_key: string | null }>(
+          const gone = await sizer.run(() => database.rows<{ id: number; storage_key: string | null }>(
             sql`with m as (
                   delete from messages where id in (
                     select id from messages where room_id = ${r.id} and created_at < now() - make_interval(days => ${r.days}::int)
-                    order by seq limit ${batch})
+                    order by seq limit ${size})
                   returning id, attachment->>'key' as file_id),
                 f as (delete from files where id in (select file_id from m where file_id is not null) returning id, storage_key)
                 select m.id, f.storage_key from m left join f on f.id = m.file_id`,
-          )
+          ))
           await files.deleteBytes(gone.flatMap((g) => (g.storage_key ? [g.storage_key] : [])))
           total += gone.length
           deleted = gone.length
-          if (gone.length < batch) break
+          if (gone.length < size) break
         }
       }
       if (total > 0) log.info('retention: deleted expired messages', { count: total })

@@ -18,6 +18,8 @@ export type PacerOptions = {
   maxDeferMs: number
   /** pause before a turn that follows work done, ms */
   pauseMs: number
+  /** what one batch should take, ms: batch sizes adapt to it (see BatchSizer) */
+  sliceMs: number
 }
 
 export type Pacer = {
@@ -29,6 +31,51 @@ export type Pacer = {
   turn(noPause?: boolean): Promise<void>
   /** turns that found the foreground busy and waited (for tests and /metrics) */
   readonly deferred: number
+  /** Batch sizes for one job, at most `max` rows: fitted to the slice (unpaced: always `max`). */
+  sizer(max: number): BatchSizer
+}
+
+/** Smallest adaptive batch, rows. */
+export const SLICE_MIN_ROWS = 10
+
+/**
+ * Sizes a background job's batches to a time budget. A commit that arrives
+ * while a batch runs waits for it (on 2 cores it shares the CPU, and its WAL
+ * flush carries the batch's WAL), so what bounds the foreground's tail is
+ * how long one batch takes, not how many rows it holds: a row of the search
+ * indexer costs ~0.1 ms of trigrams on this box, a retention delete far less.
+ * Each batch is sized from the last one's rows per millisecond to take about
+ * `sliceMs`; it grows at most 2× a batch (a fast batch of a few rows says
+ * little), never below SLICE_MIN_ROWS or above `max`.
+ */
+export class BatchSizer {
+  #size: number
+  constructor(
+    readonly max: number,
+    private readonly sliceMs: number,
+  ) {
+    this.#size = Math.min(max, sliceMs > 0 ? SLICE_MIN_ROWS : max)
+  }
+
+  /** Rows for the next batch. */
+  get size(): number {
+    return this.#size
+  }
+
+  /** After a batch: it handled `rows` in `ms` (wall time, as the foreground sees it). */
+  record(rows: number, ms: number): void {
+    if (this.sliceMs <= 0 || rows <= 0) return
+    const fit = ms <= 0 ? this.max : Math.floor((rows * this.sliceMs) / ms)
+    this.#size = Math.max(Math.min(SLICE_MIN_ROWS, this.max), Math.min(this.max, fit, this.#size * 2))
+  }
+
+  /** Runs one batch of at most `size` rows through `work`, timed; `work` returns the rows it handled. */
+  async run<T extends readonly unknown[]>(work: (size: number) => Promise<T>): Promise<T> {
+    const t0 = performance.now()
+    const rows = await work(this.#size)
+    this.record(rows.length, performance.now() - t0)
+    return rows
+  }
 }
 
 export function createPacer(o: PacerOptions): Pacer {
@@ -37,6 +84,7 @@ export function createPacer(o: PacerOptions): Pacer {
     get deferred() {
       return deferred
     },
+    sizer: (max) => new BatchSizer(max, o.sliceMs),
     async turn(noPause = false) {
       if (!noPause && o.pauseMs > 0) await sleep(o.pauseMs)
       if (!o.busy()) return
@@ -49,4 +97,4 @@ export function createPacer(o: PacerOptions): Pacer {
 }
 
 /** No pacing: batches run back to back (tools, benches and tests of the job itself). */
-export const unpaced: Pacer = { turn: () => Promise.resolve(), deferred: 0 }
+export const unpaced: Pacer = { turn: () => Promise.resolve(), deferred: 0, sizer: (max) => new BatchSizer(max, 0) }
