@@ -8,12 +8,15 @@
  *   3. right after another burst, the indexer paced (as the server runs it:
  *      batches sized to take --slice ms, each after the writer goes idle and a pause);
  *   4. right after another burst, the indexer unpaced (the former behaviour: up to 5,000
- *      rows per transaction every 250 ms, whatever the writer does).
+ *      rows per transaction every 250 ms, whatever the writer does);
+ * then what indexing costs: one more burst, indexed by the indexer alone, with
+ * the Postgres CPU of this database's backends per row.
  *
  *   flock /work/notes/bench.lock bun bench/after-burst.ts [--burst 100000] [--seconds 10] [--index-batch 2000] [--pause 10] [--slice 4]
  *
  * Bounded: the burst count, the trickle's duration and the catch-up wait are fixed.
  */
+import { readFileSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import { toMessage } from '../src/chat/message-view.ts'
 import { createSearch } from '../src/chat/search.ts'
@@ -34,6 +37,22 @@ const PAUSE_MS = numberArg('pause', 10, 0, 10_000)
 const SLICE_MS = numberArg('slice', 4, 0, 10_000)
 const N_ROOMS = 10
 const N_USERS = 100
+
+/** CPU ms of this database's Postgres backends so far (user + system, /proc; USER_HZ 100). */
+async function backendCpuMs(database: Database, pids?: number[]): Promise<{ pids: number[]; ms: number }> {
+  pids ??= (await database.rows<{ pid: number }>(sql`select pid from pg_stat_activity where datname = current_database()`)).map((r) => r.pid)
+  let ms = 0
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+      ms += (Number(rest[11]) + Number(rest[12])) * 10
+    } catch {
+      // a backend that ended: its CPU is lost to the sum (the pool keeps its connections, so none should)
+    }
+  }
+  return { pids, ms }
+}
 
 const queued = async (database: Database) =>
   (await database.rows<{ n: number }>(sql`select count(*)::int as n from search_queue`))[0]!.n
@@ -107,11 +126,24 @@ try {
     while ((await queued(database)) > 0 && performance.now() < until) await Bun.sleep(250)
   }
   await job.stop()
+
+  // what indexing costs Postgres: another burst, then the indexer alone, unpaced, until the queue is empty
+  await burst(w, roomIds, userIds, 'cost')
+  const search = createSearch(database, (row) => toMessage(row, () => ''), { batch: 2000 })
+  const toIndex = await queued(database)
+  const cpu0 = await backendCpuMs(database)
+  const t0 = performance.now()
+  for (let i = 0; i < 10_000 && (await queued(database)) > 0; i++) await search.indexPending(1_000_000)
+  const wallS = (performance.now() - t0) / 1000
+  const pgMs = (await backendCpuMs(database, cpu0.pids)).ms - cpu0.ms
+  const cost = `indexer alone, unpaced, 2,000-row transactions: ${toIndex} rows in ${wallS.toFixed(1)} s (${Math.round(toIndex / wallS)} rows/s), ` +
+    `${((pgMs * 1000) / toIndex).toFixed(1)} µs of Postgres CPU per row (this database's backends)`
   await w.close()
   console.log(`after-burst: trickle of one message / 5 ms for ${SECONDS} s; writer FLUSH_MS 2, BATCH_MAX 1000, 2 lanes; paced: batches of at most ${INDEX_BATCH_ARG || 'INDEX_BATCH'} sized to ${SLICE_MS} ms, pause ${PAUSE_MS} ms, deferred ${paced.deferred} turns`)
   console.log('| phase | messages | commit wait p50 ms | p99 ms | max ms | search_queue at start → end |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const row of rows) console.log(row)
+  console.log(cost)
   await database.close()
 } finally {
   await dropDb(dbName)
