@@ -12,7 +12,7 @@
  * then what indexing costs: one more burst, indexed by the indexer alone, with
  * the Postgres CPU of this database's backends per row.
  *
- *   flock /work/notes/bench.lock bun bench/after-burst.ts [--burst 100000] [--seconds 10] [--index-batch 2000] [--pause 10] [--slice 4]
+ *   bun bench/after-burst.ts [--burst 100000] [--seconds 10] [--index-batch 2000] [--pause 10] [--slice 4]
  *
  * Bounded: the burst count, the trickle's duration and the catch-up wait are fixed.
  */

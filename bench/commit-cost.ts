@@ -2,7 +2,7 @@
  * commit-cost: what one writer commit costs Postgres and the client, per
  * form of the writer's statement and per driver, in one run on one database.
  *
- *   flock /work/notes/bench.lock bun bench/commit-cost.ts [--commits 1500] [--rooms 100] [--users 200]
+ *   bun bench/commit-cost.ts [--commits 1500] [--rooms 100] [--users 200]
  *
  * Seeds rooms × users memberships (default 20,000), then runs the writer's
  * one-statement path (src/db/writer/statements.ts) sequentially, one message

@@ -12,7 +12,7 @@
  * `--cpu-prof` runs the server under Bun's profiler and writes a markdown
  * profile into `--prof-dir`.
  *
- *   flock /work/notes/bench.lock timeout 300 bun bench/presence-storm.ts --sockets 10000 --room-members 100
+ *   timeout 300 bun bench/presence-storm.ts --sockets 10000 --room-members 100
  *
  * Everything listens on and connects to 127.0.0.1; every loop is bounded in
  * time (`--max-seconds`) and count.
