@@ -379,6 +379,30 @@ describe(`writer lanes on ${backend}`, () => {
     await w.close()
   })
 
+  test('hostile text and JSON reach the row as sent, in every form', async () => {
+    const [roomId] = await makeRooms(1)
+    const nasty = ['', ' lead and trail ', 'NULL', 'null', '"', '\\', '\\"', 'a,b', '{x}', '{"a":1}', "it's", '한국어 ✓ 🎉', 'line\nbreak\ttab', '\\N', 'x'.repeat(4000)]
+    const attachment = { key: 'k"\\{,}', name: 'NULL "n"', size: 1, mime: 'text/plain' }
+    for (const form of ['one', 'probe', 'set'] as const) {
+      const reqs = nasty.map((content, i) => text(roomId!, userIds[i % 5]!, content, { clientMsgId: `${form}-${content}-${i}`, ...(i === 3 ? { attachment } : {}) }))
+      const out: Outcome[] = []
+      if (form === 'set') out.push(...(await writeBatchInOneStatement(database, reqs.map((req) => ({ req, resolve: () => {}, reject: () => {} })), crypto.randomUUID(), 'set')))
+      else {
+        const size = form === 'one' ? 1 : PROBE_BATCH_MAX
+        for (let i = 0; i < reqs.length; i += size) {
+          out.push(...(await writeBatchInOneStatement(database, reqs.slice(i, i + size).map((req) => ({ req, resolve: () => {}, reject: () => {} })), crypto.randomUUID(), form)))
+        }
+      }
+      const ids = out.map((o) => (o instanceof AppError ? -1 : o.row.id))
+      const rows = await database.rows<{ id: number; content: string; client_msg_id: string; attachment: unknown }>(
+        sql`select id, content, client_msg_id, attachment from messages where room_id = ${roomId} and client_msg_id like ${`${form}-%`}`)
+      const byId = new Map(rows.map((r) => [Number(r.id), r]))
+      expect(ids.map((id) => byId.get(id)?.content)).toEqual(nasty)
+      expect(ids.map((id) => byId.get(id)?.client_msg_id ?? null)).toEqual(reqs.map((r) => r.clientMsgId ?? null))
+      expect(jsonColumn(byId.get(ids[3]!)!.attachment)).toEqual(attachment)
+    }
+  })
+
   test('the one-message, index-probe and set-based forms of the batch statement give the same outcomes and rows', async () => {
     /**
      * Fresh rooms (a group room, a space's channel), the same messages, one form; what came back and what was written.
