@@ -51,37 +51,55 @@ export function insertedRow(
 }
 
 /**
- * A row of the one-statement path: a checked item (`item` set) or, apart,
- * an inserted message (`id` set), joined by (room, seq).
+ * A row of the one-statement path, one of three kinds: a refused message
+ * (`item` set: its checks), an inserted message (`room_id` set: id, seq,
+ * created_at), a sender's profile (`id` = the user, nickname, avatar_url).
+ * Accepted messages get no row of their own: the client knows them.
  */
 export type CheckedRow = {
   item: number | null
-  first_item: number | null
   room_ok: boolean | null
   member_ok: boolean | null
-  seq: number | null
   id: number | null
   room_id: number | null
+  seq: number | null
   created_at: Date | string | null
   nickname: string | null
   avatar_url: string | null
 }
 
-/** Outcomes of the one-statement path, in batch order. */
+/**
+ * Outcomes of the one-statement path, in batch order. A message is accepted
+ * unless it has a refused row or repeats an earlier client_msg_id of the
+ * batch (`first_item`); the statement numbers a room's accepted messages in
+ * batch order (row_number() over the room), so the room's k-th accepted
+ * message is its k-th inserted row by seq.
+ */
 export function fastPathOutcomes(items: (Written & { item: number; first_item: number | null })[], rows: CheckedRow[]): Outcome[] {
-  const inserted = new Map<string, CheckedRow>()
-  const checked: CheckedRow[] = []
+  const refused = new Map<number, CheckedRow>()
+  const inserted = new Map<number, CheckedRow[]>()
+  const profiles = new Map<number, { nickname: string | null; avatar: string | null }>()
   for (const r of rows) {
-    if (r.id !== null) inserted.set(`${r.room_id}:${r.seq}`, r)
-    else checked[Number(r.item)] = r
+    if (r.item !== null) refused.set(Number(r.item), r)
+    else if (r.room_id !== null) {
+      const room = Number(r.room_id)
+      const list = inserted.get(room)
+      if (list) list.push(r)
+      else inserted.set(room, [r])
+    } else profiles.set(Number(r.id), { nickname: r.nickname, avatar: r.avatar_url })
   }
+  for (const list of inserted.values()) list.sort((a, b) => Number(a.seq) - Number(b.seq))
+  const taken = new Map<number, number>()
   const own = items.map((x, i): Outcome | null => {
-    const r = checked[i]!
     // the same client_msg_id earlier in this batch: settled below from the first
     if (x.first_item !== null) return null
-    const m = r.seq === null ? undefined : inserted.get(`${x.room_id}:${r.seq}`)
-    if (!m) return !r.room_ok ? errRoom : !r.member_ok ? errMember : errReply
-    return { status: 'created', row: insertedRow(x, Number(r.seq), Number(m.id), m.created_at!, { nickname: r.nickname, avatar: r.avatar_url }) }
+    const r = refused.get(i)
+    if (r) return !r.room_ok ? errRoom : !r.member_ok ? errMember : errReply
+    const k = taken.get(x.room_id) ?? 0
+    taken.set(x.room_id, k + 1)
+    const m = inserted.get(x.room_id)?.[k]
+    if (!m) throw new Error('writer: an accepted message has no inserted row')
+    return { status: 'created', row: insertedRow(x, Number(m.seq), Number(m.id), m.created_at!, x.sender_id === null ? undefined : profiles.get(x.sender_id)) }
   })
   return items.map((x, i) => {
     if (x.first_item === null) return own[i]!

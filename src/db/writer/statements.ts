@@ -113,12 +113,10 @@ export async function writeBatchInOneStatement(
         select x.item, x.first_item, x.room_id, x.sender_id, l.id is not null as room_ok,
           -- a channel's audience is its space's members; its room_members rows only hold read marks
           case when l.space_id is null then rm.user_id is not null else sm.user_id is not null end as member_ok,
-          (x.reply_to_id is null or exists (select 1 from messages pm where pm.id = x.reply_to_id and pm.room_id = x.room_id)) as reply_ok,
-          u.nickname, u.avatar_url
+          (x.reply_to_id is null or exists (select 1 from messages pm where pm.id = x.reply_to_id and pm.room_id = x.room_id)) as reply_ok
         from x left join locked l on l.id = x.room_id
           left join room_members rm on rm.room_id = x.room_id and rm.user_id = x.sender_id
-          left join space_members sm on sm.space_id = l.space_id and sm.user_id = x.sender_id
-          left join users u on u.id = x.sender_id),
+          left join space_members sm on sm.space_id = l.space_id and sm.user_id = x.sender_id),
       ok as (
         select chk.item, chk.room_id, chk.sender_id, l.last_seq + row_number() over (partition by chk.room_id order by chk.item) as seq
         from chk join locked l on l.id = chk.room_id
@@ -143,12 +141,16 @@ export async function writeBatchInOneStatement(
                 when not c0.member_ok then ${JSON.stringify(errMember.code)}::text
                 else ${JSON.stringify(errReply.code)}::text end, ',' order by c.item), '') || ']')::jsonb
             from chk c join chk c0 on c0.item = coalesce(c.first_item, c.item) left join ok o on o.item = coalesce(c.first_item, c.item))
-    select c.item, c.first_item, c.room_ok, c.member_ok, o.seq, null::int8 as id, null::int8 as room_id,
-      null::timestamptz as created_at, c.nickname, c.avatar_url
-    from chk c left join ok o on o.item = c.item
+    -- only what the client cannot tell itself (CheckedRow): the refused messages, the inserted rows (matched
+    -- in JS by room and seq order, as the planner cannot size a CTE for a join), the senders' profiles
+    select c.item, c.room_ok, c.member_ok, null::int8 as id, null::int8 as room_id, null::int8 as seq,
+      null::timestamptz as created_at, null::text as nickname, null::text as avatar_url
+    from chk c where c.first_item is null and not (c.room_ok and c.member_ok and c.reply_ok)
     union all
-    -- the inserted rows apart: joined in JS by (room, seq), as the planner cannot size a CTE
-    select null, null, null, null, m.seq, m.id, m.room_id, m.created_at, null, null from m`)
+    select null, null, null, m.id, m.room_id, m.seq, m.created_at, null, null from m
+    union all
+    select null, null, null, u.id, null, null, null, u.nickname, u.avatar_url
+    from (select distinct sender_id from ok) s join users u on u.id = s.sender_id`)
   return fastPathOutcomes(items, rows)
 }
 
