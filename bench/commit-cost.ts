@@ -7,7 +7,8 @@
  * Seeds rooms × users memberships (default 20,000), then runs the writer's
  * one-statement path (src/db/writer/statements.ts) sequentially, one message
  * per commit (and a 100-message batch phase), through:
- *   - postgres.js (the app's driver, src/db/client.ts), set-based plan and index-probe plan;
+ *   - postgres.js (the app's driver, src/db/client.ts), in each form of the statement
+ *     (`StatementForm`: one-message, index-probe, set-based);
  *   - Bun's native client (Bun.SQL), the same statement text and parameters.
  * Postgres CPU is the serving backend's own (utime + stime from /proc/<pid>/stat,
  * the backend that commits also flushes the WAL: synchronous_commit stays on).
@@ -19,7 +20,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import { openDatabase, type Database } from '../src/db/client.ts'
 import { roomMembers, rooms, users } from '../src/db/schema.ts'
-import { writeBatchInOneStatement } from '../src/db/writer/statements.ts'
+import { writeBatchInOneStatement, type StatementForm } from '../src/db/writer/statements.ts'
 import type { Pending } from '../src/db/writer/types.ts'
 import { numberArg } from './lib/args.ts'
 import { createDb, dropDb, pgUrlFor } from './lib/pg.ts'
@@ -61,12 +62,12 @@ async function bunSql(url: string, base: Database): Promise<Driver> {
 
 type Figures = { phase: string; commits: number; messages: number; wallMs: number; clientCpuMs: number; pgCpuMs: number }
 
-async function phase(d: Driver, label: string, probe: boolean | 'naive', perBatch: number, batches: number, room: () => number, user: () => number): Promise<Figures> {
+async function phase(d: Driver, label: string, form: StatementForm | 'naive', perBatch: number, batches: number, room: () => number, user: () => number): Promise<Figures> {
   const pg0 = cpuMs(d.backendPid)
   const c0 = process.cpuUsage()
   const t0 = performance.now()
   for (let b = 0; b < batches; b++) {
-    if (probe === 'naive') {
+    if (form === 'naive') {
       // the floor: the writer bench's baseline (next seq and insert in one statement), no checks, no outcome row, no read mark
       const roomId = room()
       await d.database.rowsPrepared(sql`with r as (update rooms set last_seq = last_seq + 1, last_activity_at = now() where id = ${roomId} returning last_seq),
@@ -79,7 +80,7 @@ async function phase(d: Driver, label: string, probe: boolean | 'naive', perBatc
       req: { roomId: room(), senderId: user(), type: 'text', content: `cost ${b}.${i} `.padEnd(64, 'x'), clientMsgId: crypto.randomUUID() },
       resolve: () => {}, reject: () => {},
     }))
-    const out = await writeBatchInOneStatement(d.database, items, crypto.randomUUID(), probe)
+    const out = await writeBatchInOneStatement(d.database, items, crypto.randomUUID(), form)
     if (out.some((o) => !('status' in o))) throw new Error(`${label}: a message was refused`)
   }
   const wallMs = performance.now() - t0
@@ -108,13 +109,12 @@ try {
   for (let round = 0; round < 2; round++) {
     for (const d of round === 0 ? [pgjs, bun] : [bun, pgjs]) {
       // warm: prepare both plans on this connection before measuring
-      await phase(d, 'warm', true, 1, 20, room, user)
-      await phase(d, 'warm', false, 1, 20, room, user)
-      await phase(d, 'warm', 'naive', 1, 20, room, user)
+      for (const form of ['one', 'probe', 'set', 'naive'] as const) await phase(d, 'warm', form, 1, 20, room, user)
       all.push(await phase(d, '1 msg, one INSERT (floor, no checks)', 'naive', 1, COMMITS, room, user))
-      all.push(await phase(d, '1 msg, set-based', false, 1, COMMITS, room, user))
-      all.push(await phase(d, '1 msg, index-probe', true, 1, COMMITS, room, user))
-      all.push(await phase(d, '100 msgs, set-based', false, 100, BATCHES, room, user))
+      all.push(await phase(d, '1 msg, set-based', 'set', 1, COMMITS, room, user))
+      all.push(await phase(d, '1 msg, index-probe (before)', 'probe', 1, COMMITS, room, user))
+      all.push(await phase(d, '1 msg, one-message form (now)', 'one', 1, COMMITS, room, user))
+      all.push(await phase(d, '100 msgs, set-based', 'set', 100, BATCHES, room, user))
     }
   }
   const merged = new Map<string, Figures>()

@@ -4,8 +4,11 @@ import postgres from 'postgres'
 import { openDatabase, type Database } from '../src/db/client'
 import { roomMembers, rooms, spaceMembers, spaces, users } from '../src/db/schema'
 import { createMessageWriter, type WriteRequest, type WriterOptions } from '../src/db/writer'
-import { PROBE_BATCH_MAX, writeBatchInOneStatement } from '../src/db/writer/statements'
+import { classifyFailure, Failure } from '../src/db/writer/failure'
+import { PROBE_BATCH_MAX, writeBatch, writeBatchInOneStatement, type StatementForm } from '../src/db/writer/statements'
+import { errMember, errReply, errRoom, type StoredOutcome } from '../src/db/writer/outcome'
 import type { Outcome, Pending } from '../src/db/writer/types'
+import { jsonColumn } from '../src/db/sql'
 import { AppError } from '../src/lib/errors'
 import { silentLogger } from '../src/lib/logger'
 import { backend, PG_URL, testDatabase, until } from './helpers'
@@ -376,9 +379,36 @@ describe(`writer lanes on ${backend}`, () => {
     await w.close()
   })
 
-  test('the index-probe and set-based forms of the batch statement give the same outcomes and rows', async () => {
-    /** Fresh rooms (a group room, a space's channel), the same batch, one form; what came back and what was written. */
-    async function runWith(probe: boolean) {
+  test('hostile text and JSON reach the row as sent, in every form', async () => {
+    const [roomId] = await makeRooms(1)
+    const nasty = ['', ' lead and trail ', 'NULL', 'null', '"', '\\', '\\"', 'a,b', '{x}', '{"a":1}', "it's", '한국어 ✓ 🎉', 'line\nbreak\ttab', '\\N', 'x'.repeat(4000)]
+    const attachment = { key: 'k"\\{,}', name: 'NULL "n"', size: 1, mime: 'text/plain' }
+    for (const form of ['one', 'probe', 'set'] as const) {
+      const reqs = nasty.map((content, i) => text(roomId!, userIds[i % 5]!, content, { clientMsgId: `${form}-${content}-${i}`, ...(i === 3 ? { attachment } : {}) }))
+      const out: Outcome[] = []
+      if (form === 'set') out.push(...(await writeBatchInOneStatement(database, reqs.map((req) => ({ req, resolve: () => {}, reject: () => {} })), crypto.randomUUID(), 'set')))
+      else {
+        const size = form === 'one' ? 1 : PROBE_BATCH_MAX
+        for (let i = 0; i < reqs.length; i += size) {
+          out.push(...(await writeBatchInOneStatement(database, reqs.slice(i, i + size).map((req) => ({ req, resolve: () => {}, reject: () => {} })), crypto.randomUUID(), form)))
+        }
+      }
+      const ids = out.map((o) => (o instanceof AppError ? -1 : o.row.id))
+      const rows = await database.rows<{ id: number; content: string; client_msg_id: string; attachment: unknown }>(
+        sql`select id, content, client_msg_id, attachment from messages where room_id = ${roomId} and client_msg_id like ${`${form}-%`}`)
+      const byId = new Map(rows.map((r) => [Number(r.id), r]))
+      expect(ids.map((id) => byId.get(id)?.content)).toEqual(nasty)
+      expect(ids.map((id) => byId.get(id)?.client_msg_id ?? null)).toEqual(reqs.map((r) => r.clientMsgId ?? null))
+      expect(jsonColumn(byId.get(ids[3]!)!.attachment)).toEqual(attachment)
+    }
+  })
+
+  test('the one-message, index-probe and set-based forms of the batch statement give the same outcomes and rows', async () => {
+    /**
+     * Fresh rooms (a group room, a space's channel), the same messages, one form; what came back and what was written.
+     * `one`: each message its own batch, as the writer sends a lone message (a client_msg_id seen before goes to writeBatch).
+     */
+    async function runWith(form: StatementForm) {
       const [group] = await makeRooms(1)
       const [sp] = await database.db.insert(spaces).values({ name: 's', maxMembers: 100 }).returning()
       const [channel] = await database.db.insert(rooms).values({ type: 'channel', name: 'c', maxMembers: 100, spaceId: sp!.id }).returning()
@@ -402,27 +432,57 @@ describe(`writer lanes on ${backend}`, () => {
       ]
       expect(reqs.length).toBeLessThanOrEqual(PROBE_BATCH_MAX)
       const batch: Pending[] = reqs.map((req) => ({ req, resolve: () => {}, reject: () => {} }))
-      const out: Outcome[] = await writeBatchInOneStatement(database, batch, crypto.randomUUID(), probe)
-      const shape = out.map((o) => (o instanceof AppError ? o.code : `${o.status} ${o.row.content} seq ${o.row.seq} ${o.row.nickname}`))
+      const batchIds: string[] = []
+      const parts = form === 'one' ? batch.map((p) => [p]) : [batch]
+      const out: Outcome[] = []
+      for (const part of parts) {
+        const id = crypto.randomUUID()
+        batchIds.push(id)
+        try {
+          out.push(...(await writeBatchInOneStatement(database, part, id, form)))
+        } catch (err) {
+          expect(classifyFailure(err)).toBe(Failure.duplicateClientMsgId)
+          out.push(...(await writeBatch(database, part, id, false)))
+        }
+      }
+      const label = (room: number) => (room === g ? 'g' : room === c ? 'c' : room)
+      const stored = (await database.rows<{ id: string; outcome: unknown }>(sql`select id, outcome from writer_batches where id in (select value from json_array_elements_text(${JSON.stringify(batchIds)}::json))`))
+        .sort((a, b) => batchIds.indexOf(a.id) - batchIds.indexOf(b.id))
+        .flatMap((r) => jsonColumn(r.outcome as StoredOutcome[]))
+        // one entry per message, in order, about the message's own room
+        .map((o, i) => (typeof o === 'number' ? [o > 0 ? 'created' : 'duplicate', label(reqs[i]!.roomId), Math.abs(o)] : o))
+      const shapeOf = (os: Outcome[]) => os.map((o) => (o instanceof AppError ? o.code : `${o.status} ${o.row.content} seq ${o.row.seq} ${o.row.nickname}`))
+      const shape = shapeOf(out)
+      // a retry of each batch (as after a connection lost around its commit) answers from the recorded outcome, writing nothing
+      const replayed: Outcome[] = []
+      for (const [k, part] of parts.entries()) replayed.push(...(await writeBatch(database, part, batchIds[k]!, true)))
+      expect(shapeOf(replayed)).toEqual(shape)
+      expect(replayed.map((o) => (o instanceof AppError ? null : o.row.id))).toEqual(out.map((o) => (o instanceof AppError ? null : o.row.id)))
       const marks = await database.rows<{ room_id: number; user_id: number; last_read_seq: number }>(
         sql`select room_id, user_id, last_read_seq from room_members where room_id in (${g}, ${c}) and last_read_seq > 0 order by room_id, user_id`,
       )
       const [counts] = await database.rows<{ queued: number; last: string }>(sql`
         select (select count(*)::int from search_queue q join messages m on m.id = q.message_id where m.room_id in (${g}, ${c})) as queued,
           (select string_agg(last_seq::text, ',' order by id) from rooms where id in (${g}, ${c})) as last`)
-      return { shape, marks: marks.map((m) => [m.room_id === g ? 'g' : 'c', userIds.indexOf(Number(m.user_id)), Number(m.last_read_seq)]), counts }
+      return { shape, stored, marks: marks.map((m) => [m.room_id === g ? 'g' : 'c', userIds.indexOf(Number(m.user_id)), Number(m.last_read_seq)]), counts }
     }
-    const probe = await runWith(true)
-    const setBased = await runWith(false)
+    const probe = await runWith('probe')
+    const setBased = await runWith('set')
+    const one = await runWith('one')
     expect(probe).toEqual(setBased)
+    expect(one).toEqual(probe)
+    expect(probe.stored).toEqual([
+      ['created', 'g', 1], ['created', 'c', 1], ['duplicate', 'g', 1], errMember.code, errRoom.code, errReply.code, ['created', 'c', 2], ['created', 'g', 2],
+    ])
     expect(probe.shape).toEqual([
       'created a seq 1 w0', 'created channel ok seq 1 w1', 'duplicate a seq 1 w0', 'not_member', 'not_found', 'validation',
       'created channel ok too seq 2 w0', 'created b seq 2 w1',
     ])
     expect(probe.marks).toEqual([['g', 0, 1], ['g', 1, 2], ['c', 0, 2], ['c', 1, 1]])
     expect(probe.counts).toEqual({ queued: 4, last: '2,2' })
-    // the probe form refuses a batch its limit would cut short
+    // the probe form refuses a batch its limit would cut short, the one-message form more than one message
     const tooMany = Array.from({ length: PROBE_BATCH_MAX + 1 }, (): Pending => ({ req: text(1, userIds[0]!, 'x'), resolve: () => {}, reject: () => {} }))
-    await expect(writeBatchInOneStatement(database, tooMany, crypto.randomUUID(), true)).rejects.toThrow('at most')
+    await expect(writeBatchInOneStatement(database, tooMany, crypto.randomUUID(), 'probe')).rejects.toThrow('at most')
+    await expect(writeBatchInOneStatement(database, tooMany.slice(0, 2), crypto.randomUUID(), 'one')).rejects.toThrow('exactly one')
   })
 })

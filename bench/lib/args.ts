@@ -88,7 +88,8 @@ scenarios:
   persist     messages/s committed through our server on Postgres against one INSERT per message
   cluster     3 nodes + Redis against 1 node, same workload
   soak        long, bounded run: RSS and latency must stay flat
-  writer      the group-commit writer in process against one INSERT per message, same schema (--inflight, --duration)
+  writer      the group-commit writer in process against one INSERT per message, same schema: closed loop (--inflight),
+              then an open loop at a fixed offered rate (--rate, default 50000 messages/s); --duration, --warmup
   writer-poison  normal sends' commit wait with and without a row Postgres refuses in every batch (--inflight, --duration)
   search      search latency on a large history (default 1,000,000 messages; --sockets sets the count)
 

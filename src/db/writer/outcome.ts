@@ -1,6 +1,6 @@
 /** How the database's answers become each sender's result or error. */
 import { sql } from 'drizzle-orm'
-import { AppError, notFound, notMember, unavailable, validation, type ErrorCode } from '../../lib/errors'
+import { AppError, notFound, notMember, unavailable, validation } from '../../lib/errors'
 import type { Database, Executor } from '../client'
 import { jsonRecords } from '../sql'
 import { messageColumns, messageFrom, type MessageRow } from '../message-row'
@@ -15,18 +15,27 @@ export const errReply = validation('reply_to_id: no such message in this room.')
 
 /**
  * A batch's outcome as writer_batches keeps it, written in the same
- * statement as the messages (so by room and seq, not id): created, a
- * duplicate of an earlier message, or an error.
+ * statement as the messages (so by seq, not id): one entry per message of the
+ * batch, in batch order, each about the message's own room. A number > 0:
+ * created at that seq; < 0: a duplicate of the message at seq -n (the same
+ * client_msg_id, so the same room); a string: the code of the message's error
+ * (errRoom, errMember, errReply). Plain numbers and strings rather than an
+ * object per message: the batch statement builds the array as text
+ * (`string_agg`), which cost a fraction of `jsonb_agg(jsonb_build_object(…))`
+ * per row (docs/architecture.md, "The writer's cost").
  */
-export type StoredOutcome =
-  | { created: [roomId: number, seq: number] }
-  | { duplicate: [roomId: number, seq: number] }
-  | { error: ErrorCode; detail: string }
+export type StoredOutcome = number | StoredError
+
+/** The errors a batch records, by code: the only ones the checks give. */
+const storedErrors = { [errRoom.code]: errRoom, [errMember.code]: errMember, [errReply.code]: errReply } as const
+type StoredError = keyof typeof storedErrors
 
 export function toStored(o: Outcome): StoredOutcome {
-  if (o instanceof AppError) return { error: o.code, detail: o.message }
-  const at: [number, number] = [o.row.room_id, o.row.seq]
-  return o.status === 'created' ? { created: at } : { duplicate: at }
+  if (o instanceof AppError) {
+    if (!(o.code in storedErrors) || storedErrors[o.code as StoredError] !== o) throw new Error(`writer: cannot record ${o.code} as a batch outcome`)
+    return o.code as StoredError
+  }
+  return o.status === 'created' ? o.row.seq : -o.row.seq
 }
 
 export const duplicateOf = (row: MessageRow): WriteResult => ({ status: 'duplicate', row })
@@ -42,37 +51,55 @@ export function insertedRow(
 }
 
 /**
- * A row of the one-statement path: a checked item (`item` set) or, apart,
- * an inserted message (`id` set), joined by (room, seq).
+ * A row of the one-statement path, one of three kinds: a refused message
+ * (`item` set: its checks), an inserted message (`room_id` set: id, seq,
+ * created_at), a sender's profile (`id` = the user, nickname, avatar_url).
+ * Accepted messages get no row of their own: the client knows them.
  */
 export type CheckedRow = {
   item: number | null
-  first_item: number | null
   room_ok: boolean | null
   member_ok: boolean | null
-  seq: number | null
   id: number | null
   room_id: number | null
+  seq: number | null
   created_at: Date | string | null
   nickname: string | null
   avatar_url: string | null
 }
 
-/** Outcomes of the one-statement path, in batch order. */
+/**
+ * Outcomes of the one-statement path, in batch order. A message is accepted
+ * unless it has a refused row or repeats an earlier client_msg_id of the
+ * batch (`first_item`); the statement numbers a room's accepted messages in
+ * batch order (row_number() over the room), so the room's k-th accepted
+ * message is its k-th inserted row by seq.
+ */
 export function fastPathOutcomes(items: (Written & { item: number; first_item: number | null })[], rows: CheckedRow[]): Outcome[] {
-  const inserted = new Map<string, CheckedRow>()
-  const checked: CheckedRow[] = []
+  const refused = new Map<number, CheckedRow>()
+  const inserted = new Map<number, CheckedRow[]>()
+  const profiles = new Map<number, { nickname: string | null; avatar: string | null }>()
   for (const r of rows) {
-    if (r.id !== null) inserted.set(`${r.room_id}:${r.seq}`, r)
-    else checked[Number(r.item)] = r
+    if (r.item !== null) refused.set(Number(r.item), r)
+    else if (r.room_id !== null) {
+      const room = Number(r.room_id)
+      const list = inserted.get(room)
+      if (list) list.push(r)
+      else inserted.set(room, [r])
+    } else profiles.set(Number(r.id), { nickname: r.nickname, avatar: r.avatar_url })
   }
+  for (const list of inserted.values()) list.sort((a, b) => Number(a.seq) - Number(b.seq))
+  const taken = new Map<number, number>()
   const own = items.map((x, i): Outcome | null => {
-    const r = checked[i]!
     // the same client_msg_id earlier in this batch: settled below from the first
     if (x.first_item !== null) return null
-    const m = r.seq === null ? undefined : inserted.get(`${x.room_id}:${r.seq}`)
-    if (!m) return !r.room_ok ? errRoom : !r.member_ok ? errMember : errReply
-    return { status: 'created', row: insertedRow(x, Number(r.seq), Number(m.id), m.created_at!, { nickname: r.nickname, avatar: r.avatar_url }) }
+    const r = refused.get(i)
+    if (r) return !r.room_ok ? errRoom : !r.member_ok ? errMember : errReply
+    const k = taken.get(x.room_id) ?? 0
+    taken.set(x.room_id, k + 1)
+    const m = inserted.get(x.room_id)?.[k]
+    if (!m) throw new Error('writer: an accepted message has no inserted row')
+    return { status: 'created', row: insertedRow(x, Number(m.seq), Number(m.id), m.created_at!, x.sender_id === null ? undefined : profiles.get(x.sender_id)) }
   })
   return items.map((x, i) => {
     if (x.first_item === null) return own[i]!
@@ -81,13 +108,10 @@ export function fastPathOutcomes(items: (Written & { item: number; first_item: n
   })
 }
 
-/** Rebuilds a committed batch's outcomes from writer_batches. */
-export async function replay(database: Database, ex: Executor, stored: StoredOutcome[]): Promise<Outcome[]> {
-  const at = (o: StoredOutcome) => ('created' in o ? o.created : 'duplicate' in o ? o.duplicate : null)
-  const keys = stored.flatMap((o) => {
-    const a = at(o)
-    return a ? [{ room_id: a[0], seq: a[1] }] : []
-  })
+/** Rebuilds a committed batch's outcomes from writer_batches: `rooms` = each message's room, in batch order. */
+export async function replay(database: Database, ex: Executor, stored: StoredOutcome[], rooms: number[]): Promise<Outcome[]> {
+  if (stored.length !== rooms.length) throw new Error('writer: a recorded batch outcome does not match its batch')
+  const keys = stored.flatMap((o, i) => (typeof o === 'number' ? [{ room_id: rooms[i]!, seq: Math.abs(o) }] : []))
   const rows = keys.length === 0 ? [] : await database.rows<MessageRow>(
     sql`select ${messageColumns} from ${messageFrom}
         where (m.room_id, m.seq) in
@@ -95,12 +119,11 @@ export async function replay(database: Database, ex: Executor, stored: StoredOut
     ex,
   )
   const byKey = new Map(rows.map((r) => [`${r.room_id}:${r.seq}`, r]))
-  return stored.map((o): Outcome => {
-    if ('error' in o) return new AppError(o.error, o.detail)
-    const [room, seq] = at(o)!
-    const row = byKey.get(`${room}:${seq}`)
+  return stored.map((o, i): Outcome => {
+    if (typeof o !== 'number') return storedErrors[o] ?? unavailable('The message could not be stored. Retry later.')
+    const row = byKey.get(`${rooms[i]}:${Math.abs(o)}`)
     if (!row) return notFound('Message')
-    return { status: 'created' in o ? 'created' : 'duplicate', row }
+    return { status: o > 0 ? 'created' : 'duplicate', row }
   })
 }
 

@@ -4,7 +4,7 @@
  * from ONE description, `writtenColumns`: adding a column to messages is one
  * entry there (plus MessageRow and messageColumns in ../message-row.ts).
  */
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import type { Database, Executor } from '../client'
 import { idList, jsonColumn, jsonRecords } from '../sql'
 import { messageColumns, messageFrom, type MessageRow } from '../message-row'
@@ -66,6 +66,18 @@ const probeLimit = sql.raw(` limit ${PROBE_BATCH_MAX}`)
 type FastItem = Written & { item: number; first_item: number | null }
 
 /**
+ * The forms of the one-statement path; same semantics, different plans.
+ * `one`: a batch of one message, its values as scalar parameters (no JSON
+ * recordset, no window, no aggregates): the common case at idle.
+ * `probe`: at most PROBE_BATCH_MAX messages, the recordset with a `limit`.
+ * `set`: any size, the set-based plan.
+ */
+export type StatementForm = 'one' | 'probe' | 'set'
+
+/** The form the writer uses for a batch of `n` messages. */
+export const formFor = (n: number): StatementForm => (n === 1 ? 'one' : n <= PROBE_BATCH_MAX ? 'probe' : 'set')
+
+/**
  * The whole batch as one autocommitted statement (one round trip): lock the
  * rooms in id order, check room, membership and reply targets, number the
  * valid messages per room, insert them, queue them for search, advance
@@ -74,10 +86,13 @@ type FastItem = Written & { item: number; first_item: number | null }
  * statement fails whole, for `writeBatch` to sort out.
  */
 export async function writeBatchInOneStatement(
-  database: Database, batch: Pending[], batchId: string,
-  // small batches: the planner is told so (`limit`), and probes the indexes instead of hashing whole tables
-  probe = batch.length <= PROBE_BATCH_MAX,
+  database: Database, batch: Pending[], batchId: string, form: StatementForm = formFor(batch.length),
 ): Promise<Outcome[]> {
+  if (form === 'one') {
+    if (batch.length !== 1) throw new Error('writer: the one-message statement takes exactly one message')
+    return [await writeOneInOneStatement(database, batch[0]!.req, batchId)]
+  }
+  const probe = form === 'probe'
   // the limit must never cut a batch short
   if (probe && batch.length > PROBE_BATCH_MAX) throw new Error(`writer: the index-probe statement takes at most ${PROBE_BATCH_MAX} messages`)
   const first = new Map<string, number>()
@@ -98,12 +113,10 @@ export async function writeBatchInOneStatement(
         select x.item, x.first_item, x.room_id, x.sender_id, l.id is not null as room_ok,
           -- a channel's audience is its space's members; its room_members rows only hold read marks
           case when l.space_id is null then rm.user_id is not null else sm.user_id is not null end as member_ok,
-          (x.reply_to_id is null or exists (select 1 from messages pm where pm.id = x.reply_to_id and pm.room_id = x.room_id)) as reply_ok,
-          u.nickname, u.avatar_url
+          (x.reply_to_id is null or exists (select 1 from messages pm where pm.id = x.reply_to_id and pm.room_id = x.room_id)) as reply_ok
         from x left join locked l on l.id = x.room_id
           left join room_members rm on rm.room_id = x.room_id and rm.user_id = x.sender_id
-          left join space_members sm on sm.space_id = l.space_id and sm.user_id = x.sender_id
-          left join users u on u.id = x.sender_id),
+          left join space_members sm on sm.space_id = l.space_id and sm.user_id = x.sender_id),
       ok as (
         select chk.item, chk.room_id, chk.sender_id, l.last_seq + row_number() over (partition by chk.room_id order by chk.item) as seq
         from chk join locked l on l.id = chk.room_id
@@ -119,21 +132,88 @@ export async function writeBatchInOneStatement(
       rmu as (insert into room_members (room_id, user_id, last_read_seq)
               select room_id, sender_id, max(seq) from ok group by room_id, sender_id
               on conflict (room_id, user_id) do update set last_read_seq = greatest(room_members.last_read_seq, excluded.last_read_seq)),
+      -- the outcome as text, one number or error code per message (StoredOutcome): far cheaper than jsonb built per row
       b as (insert into writer_batches (id, outcome)
-            select ${batchId}, coalesce(jsonb_agg(case
-                when o.seq is not null and c.first_item is null then jsonb_build_object('created', jsonb_build_array(c.room_id, o.seq))
-                when o.seq is not null then jsonb_build_object('duplicate', jsonb_build_array(c.room_id, o.seq))
-                when not c0.room_ok then jsonb_build_object('error', ${errRoom.code}::text, 'detail', ${errRoom.message}::text)
-                when not c0.member_ok then jsonb_build_object('error', ${errMember.code}::text, 'detail', ${errMember.message}::text)
-                else jsonb_build_object('error', ${errReply.code}::text, 'detail', ${errReply.message}::text) end order by c.item), '[]'::jsonb)
+            select ${batchId}, ('[' || coalesce(string_agg(case
+                when o.seq is not null and c.first_item is null then o.seq::text
+                when o.seq is not null then (-o.seq)::text
+                when not c0.room_ok then ${JSON.stringify(errRoom.code)}::text
+                when not c0.member_ok then ${JSON.stringify(errMember.code)}::text
+                else ${JSON.stringify(errReply.code)}::text end, ',' order by c.item), '') || ']')::jsonb
             from chk c join chk c0 on c0.item = coalesce(c.first_item, c.item) left join ok o on o.item = coalesce(c.first_item, c.item))
-    select c.item, c.first_item, c.room_ok, c.member_ok, o.seq, null::int8 as id, null::int8 as room_id,
-      null::timestamptz as created_at, c.nickname, c.avatar_url
-    from chk c left join ok o on o.item = c.item
+    -- only what the client cannot tell itself (CheckedRow): the refused messages, the inserted rows (matched
+    -- in JS by room and seq order, as the planner cannot size a CTE for a join), the senders' profiles
+    select c.item, c.room_ok, c.member_ok, null::int8 as id, null::int8 as room_id, null::int8 as seq,
+      null::timestamptz as created_at, null::text as nickname, null::text as avatar_url
+    from chk c where c.first_item is null and not (c.room_ok and c.member_ok and c.reply_ok)
     union all
-    -- the inserted rows apart: joined in JS by (room, seq), as the planner cannot size a CTE
-    select null, null, null, null, m.seq, m.id, m.room_id, m.created_at, null, null from m`)
+    select null, null, null, m.id, m.room_id, m.seq, m.created_at, null, null from m
+    union all
+    select null, null, null, u.id, null, null, null, u.nickname, u.avatar_url
+    from (select distinct sender_id from ok) s join users u on u.id = s.sender_id`)
   return fastPathOutcomes(items, rows)
+}
+
+/** `$1::int8, $2::text, …`: one request's written values as parameters, in `insertColumns` order. */
+function oneValues(w: Written): SQL {
+  return sql.join(columnNames.map((c) => {
+    const v = w[c]
+    // jsonb travels as text (every driver binds a string to text as is)
+    if (writtenColumns[c].pgType === 'jsonb') return sql`${v === null ? null : JSON.stringify(v)}::text::jsonb`
+    return sql`${v}::${sql.raw(writtenColumns[c].pgType)}`
+  }), sql`, `)
+}
+
+/** What the one-message statement answers: its checks, and the inserted row's id and created_at when it went in. */
+type OneRow = {
+  room_ok: boolean
+  member_ok: boolean | null
+  id: number | null
+  seq: number | null
+  created_at: Date | string | null
+  nickname: string | null
+  avatar_url: string | null
+}
+
+/**
+ * One message as one autocommitted statement: the `one` form of
+ * writeBatchInOneStatement, the same steps and the same outcome row, with
+ * the message's values as scalar parameters. A lone message at idle is the
+ * common case, and the batch statement's fixed cost (its JSON recordset,
+ * window, aggregates and about sixty plan nodes to start and end) was most
+ * of its commit: see docs/architecture.md "The writer's cost".
+ */
+async function writeOneInOneStatement(database: Database, q: WriteRequest, batchId: string): Promise<Outcome> {
+  const w = written(q)
+  const [r] = await database.rowsPrepared<OneRow>(sql`
+    with c as materialized (
+        select l.last_seq + 1 as seq,
+          -- a channel's audience is its space's members; its room_members rows only hold read marks
+          case when l.space_id is null then exists (select 1 from room_members rm where rm.room_id = l.id and rm.user_id = ${w.sender_id}::int8)
+            else exists (select 1 from space_members sm where sm.space_id = l.space_id and sm.user_id = ${w.sender_id}::int8) end as member_ok,
+          (${w.reply_to_id}::int8 is null or exists (select 1 from messages pm where pm.id = ${w.reply_to_id}::int8 and pm.room_id = l.id)) as reply_ok
+        from rooms l where l.id = ${w.room_id}::int8 for update),
+      m as (
+        insert into messages (${insertColumns})
+        select c.seq, ${oneValues(w)} from c where c.member_ok and c.reply_ok
+        returning id, room_id, sender_id, seq, created_at),
+      q as (insert into search_queue (message_id) select id from m),
+      ru as (update rooms set last_seq = m.seq, last_activity_at = now() from m where rooms.id = ${w.room_id}::int8),
+      -- the sender's read mark moves to their message (a channel's read-mark row is created on first need)
+      rmu as (insert into room_members (room_id, user_id, last_read_seq)
+              select m.room_id, m.sender_id, m.seq from m
+              on conflict (room_id, user_id) do update set last_read_seq = greatest(room_members.last_read_seq, excluded.last_read_seq)),
+      b as (insert into writer_batches (id, outcome)
+            select ${batchId}, jsonb_build_array(case
+                when m.seq is not null then to_jsonb(m.seq)
+                when c.seq is null then to_jsonb(${errRoom.code}::text)
+                when not c.member_ok then to_jsonb(${errMember.code}::text)
+                else to_jsonb(${errReply.code}::text) end)
+            from (select) one left join c on true left join m on true)
+    select c.seq is not null as room_ok, c.member_ok, m.id, m.seq, m.created_at, u.nickname, u.avatar_url
+    from (select) one left join c on true left join m on true left join users u on u.id = ${w.sender_id}::int8`)
+  if (!r || r.id === null || r.seq === null) return !r?.room_ok ? errRoom : !r.member_ok ? errMember : errReply
+  return { status: 'created', row: insertedRow(w, Number(r.seq), Number(r.id), r.created_at!, { nickname: r.nickname, avatar: r.avatar_url }) }
 }
 
 type Snapshot = {
@@ -201,7 +281,7 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
       ex,
     )
     // committed before: read it back (the transaction only read, its commit changes nothing)
-    if (prior) return replay(database, ex, jsonColumn(prior.outcome))
+    if (prior) return replay(database, ex, jsonColumn(prior.outcome), batch.map((p) => p.req.roomId))
   }
 
   // under the rooms' locks no other writer inserts into them: what this finds is all there is
@@ -264,7 +344,7 @@ async function writeBatchIn(database: Database, ex: Executor, batch: Pending[], 
   const stored: StoredOutcome[] = outcomes.map((o) => {
     if ('insert' in o) {
       const x = inserts[o.insert]!
-      return o.duplicate ? { duplicate: [x.room_id, x.seq] } : { created: [x.room_id, x.seq] }
+      return o.duplicate ? -x.seq : x.seq
     }
     return toStored(o)
   })
