@@ -1,13 +1,17 @@
 /**
- * The postgres.js patch (patches/postgres@3.4.9.patch): once a connection's
- * socket has closed, postgres.js drops every listener from it. Under Bun a
- * closed socket can still emit 'error' (seen as an uncaught `read ECONNRESET`
- * when Postgres stopped mid-burst), and an 'error' with no listener is an
- * uncaught exception that ends the process. The patch leaves a no-op listener.
+ * The postgres.js patch (patches/postgres@3.4.9.patch), where a connection
+ * dies under a query nobody awaits; either way the error was uncaught, which
+ * ends a Bun process (seen as `read ECONNRESET` and 57P01 in CI when Postgres
+ * stopped or backends were terminated):
+ *   - a fresh connection's first query, the array-types lookup, was never
+ *     awaited: the patch catches it (the connection's own error path fails or
+ *     retries the caller's query);
+ *   - once a connection's socket has closed postgres.js drops every listener
+ *     from it, and a late 'error' had none: the patch leaves a no-op listener.
  * Runs against real Postgres (TEST_DATABASE_URL).
  */
 import { describe, expect, test } from 'bun:test'
-import { connect, type Socket } from 'node:net'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import postgres from 'postgres'
 import { PG_URL, until } from './helpers'
 
@@ -41,6 +45,45 @@ if (PG_URL) describe('a postgres.js connection whose socket closed', () => {
       expect(row?.one).toBe(1)
     } finally {
       await sql.end({ timeout: 1 })
+    }
+  })
+
+  test('a connection that dies during its array-types query: the query that opened it fails with the connection error, nothing is uncaught, the next one answers', async () => {
+    const url = new URL(PG_URL!)
+    // a TCP proxy to Postgres that resets the first connection as soon as the array-types query goes through it
+    let resets = 0
+    const proxy = createServer((client) => {
+      const server = connect(Number(url.port || 5432), url.hostname)
+      client.on('error', () => {})
+      server.on('error', () => {})
+      client.on('data', (chunk) => {
+        if (resets === 0 && chunk.includes('typarray')) {
+          resets++
+          client.resetAndDestroy()
+          server.destroy()
+          return
+        }
+        server.write(chunk)
+      })
+      server.on('data', (chunk) => client.write(chunk))
+      client.on('close', () => server.destroy())
+      server.on('close', () => client.destroy())
+    })
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()))
+    const through = new URL(PG_URL!)
+    through.hostname = '127.0.0.1'
+    through.port = String((proxy.address() as AddressInfo).port)
+    const sql = postgres(through.toString(), { max: 1, onnotice: () => {} })
+    try {
+      // unpatched, the types query's rejection is also left unhandled, and bun test fails this test for it
+      const failed = await sql`select 1 as one`.then(() => null, (err: { code?: string }) => err)
+      expect(resets).toBe(1)
+      expect(failed?.code === 'ECONNRESET' || String(failed?.code).startsWith('CONNECTION_')).toBe(true)
+      const [row] = await sql<{ one: number }[]>`select 1 as one`
+      expect(row?.one).toBe(1)
+    } finally {
+      await sql.end({ timeout: 1 })
+      proxy.close()
     }
   })
 })
