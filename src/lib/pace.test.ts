@@ -49,9 +49,14 @@ describe('BatchSizer: batches sized to a time budget', () => {
   test('run() times the work and counts the rows it returns', async () => {
     const s = new BatchSizer(1000, 1_000_000)
     const asked: number[] = []
-    const rows = await s.run(async (n) => (asked.push(n), Array.from({ length: n }, (_, i) => i)))
+    const batch = async () => {
+      const n = s.size
+      asked.push(n)
+      return Array.from({ length: n }, (_, i) => i)
+    }
+    const rows = await s.run(batch)
     expect(rows.length).toBe(10)
-    await s.run(async (n) => (asked.push(n), Array.from({ length: n }, (_, i) => i)))
+    await s.run(batch)
     expect(asked).toEqual([10, 20])
     expect(s.size).toBe(40)
   })

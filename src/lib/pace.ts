@@ -69,10 +69,10 @@ export class BatchSizer {
     this.#size = Math.max(Math.min(SLICE_MIN_ROWS, this.max), Math.min(this.max, fit, this.#size * 2))
   }
 
-  /** Runs one batch of at most `size` rows through `work`, timed; `work` returns the rows it handled. */
-  async run<T extends readonly unknown[]>(work: (size: number) => Promise<T>): Promise<T> {
+  /** Runs one batch (of at most `size` rows) through `work`, timed; `work` returns the rows it handled. */
+  async run<T extends readonly unknown[]>(work: () => Promise<T>): Promise<T> {
     const t0 = performance.now()
-    const rows = await work(this.#size)
+    const rows = await work()
     this.record(rows.length, performance.now() - t0)
     return rows
   }

@@ -62,6 +62,14 @@ const insertValues = sql.raw(columnNames.map((c) => `x.${c}`).join(', '))
 export const PROBE_BATCH_MAX = 8
 const probeLimit = sql.raw(` limit ${PROBE_BATCH_MAX}`)
 
+/**
+ * The stored code of a refused message (StoredOutcome), in the order the
+ * checks run: the room, then membership, then the reply target. One
+ * description for every statement form that records outcomes.
+ */
+const refusedCode = (roomOk: SQL, memberOk: SQL) =>
+  sql`case when not ${roomOk} then ${errRoom.code}::text when not ${memberOk} then ${errMember.code}::text else ${errReply.code}::text end`
+
 /** One item of the one-statement path: the row, its place in the batch, the first of its client_msg_id. */
 type FastItem = Written & { item: number; first_item: number | null }
 
@@ -137,9 +145,7 @@ export async function writeBatchInOneStatement(
             select ${batchId}, ('[' || coalesce(string_agg(case
                 when o.seq is not null and c.first_item is null then o.seq::text
                 when o.seq is not null then (-o.seq)::text
-                when not c0.room_ok then ${JSON.stringify(errRoom.code)}::text
-                when not c0.member_ok then ${JSON.stringify(errMember.code)}::text
-                else ${JSON.stringify(errReply.code)}::text end, ',' order by c.item), '') || ']')::jsonb
+                else to_json(${refusedCode(sql`c0.room_ok`, sql`c0.member_ok`)})::text end, ',' order by c.item), '') || ']')::jsonb
             from chk c join chk c0 on c0.item = coalesce(c.first_item, c.item) left join ok o on o.item = coalesce(c.first_item, c.item))
     -- only what the client cannot tell itself (CheckedRow): the refused messages, the inserted rows (matched
     -- in JS by room and seq order, as the planner cannot size a CTE for a join), the senders' profiles
@@ -206,9 +212,7 @@ async function writeOneInOneStatement(database: Database, q: WriteRequest, batch
       b as (insert into writer_batches (id, outcome)
             select ${batchId}, jsonb_build_array(case
                 when m.seq is not null then to_jsonb(m.seq)
-                when c.seq is null then to_jsonb(${errRoom.code}::text)
-                when not c.member_ok then to_jsonb(${errMember.code}::text)
-                else to_jsonb(${errReply.code}::text) end)
+                else to_jsonb(${refusedCode(sql`c.seq is not null`, sql`c.member_ok`)}) end)
             from (select) one left join c on true left join m on true)
     select c.seq is not null as room_ok, c.member_ok, m.id, m.seq, m.created_at, u.nickname, u.avatar_url
     from (select) one left join c on true left join m on true left join users u on u.id = ${w.sender_id}::int8`)
