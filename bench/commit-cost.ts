@@ -16,7 +16,7 @@
  * Bounded: commits per phase and the batch count are fixed.
  */
 import { readFileSync } from 'node:fs'
-import { sql, type SQL } from 'drizzle-orm'
+import { fillPlaceholders, sql, type SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import { openDatabase, type Database } from '../src/db/client.ts'
 import { roomMembers, rooms, users } from '../src/db/schema.ts'
@@ -55,7 +55,15 @@ async function bunSql(url: string, base: Database): Promise<Driver> {
     // Bun.SQL sends a string bound to a json parameter as a JSON string (a scalar): bind the lists as text, cast after
     return (await client.unsafe(text.replace(/(\$\d+)::json\b/g, '$1::text::json'), params as unknown[])) as unknown as T[]
   }
-  const database: Database = { ...base, rows: (q) => run(q), rowsPrepared: run }
+  const database: Database = {
+    ...base,
+    rows: (q) => run(q),
+    compile: <T, P extends Record<string, unknown>>(q: SQL) => {
+      const { sql: text, params } = dialect.sqlToQuery(q)
+      const bound = text.replace(/(\$\d+)::json\b/g, '$1::text::json')
+      return async (values: P) => (await client.unsafe(bound, fillPlaceholders(params, values) as unknown[])) as unknown as T[]
+    },
+  }
   const [r] = await run<{ pid: number }>(sql`select pg_backend_pid() as pid`)
   return { name: 'Bun.SQL', database, backendPid: Number(r!.pid), close: () => client.close() }
 }
@@ -70,7 +78,7 @@ async function phase(d: Driver, label: string, form: StatementForm | 'naive', pe
     if (form === 'naive') {
       // the floor: the writer bench's baseline (next seq and insert in one statement), no checks, no outcome row, no read mark
       const roomId = room()
-      await d.database.rowsPrepared(sql`with r as (update rooms set last_seq = last_seq + 1, last_activity_at = now() where id = ${roomId} returning last_seq),
+      await d.database.rows(sql`with r as (update rooms set last_seq = last_seq + 1, last_activity_at = now() where id = ${roomId} returning last_seq),
           m as (insert into messages (room_id, seq, sender_id, type, content, client_msg_id)
                 select ${roomId}, r.last_seq, ${user()}, 'text', ${`naive ${b}`.padEnd(64, 'x')}, ${crypto.randomUUID()} from r returning id)
         insert into search_queue (message_id) select id from m`)

@@ -12,7 +12,7 @@ import { silentLogger } from '../src/lib/logger'
 import { createPacer } from '../src/lib/pace'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { backend, testDatabase, until } from './helpers'
+import { aroundCompiled, backend, testDatabase, until } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only
 setDefaultTimeout(60_000)
@@ -32,16 +32,13 @@ function heldWriter(): { writer: MessageWriter; held: () => boolean; release: ()
   const gate = new Promise<void>((r) => (release = r))
   let held = false
   let statements = 0
-  const gated: Database = {
-    ...database,
-    rowsPrepared: async <T,>(q: Parameters<Database['rowsPrepared']>[0]) => {
-      if (++statements === 1) {
-        held = true
-        await gate
-      }
-      return database.rowsPrepared<T>(q)
-    },
-  }
+  const gated = aroundCompiled(database, async (run) => {
+    if (++statements === 1) {
+      held = true
+      await gate
+    }
+    return run()
+  })
   const writer = createMessageWriter(gated, { flushMs: 2, batchMax: 1000, queueMax: 10_000, log: silentLogger })
   return { writer, held: () => held, release }
 }

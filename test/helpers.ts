@@ -1,6 +1,7 @@
 import postgres from 'postgres'
 import { createChatServer, type ChatServer } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
+import type { Database } from '../src/db/client'
 import { silentLogger } from '../src/lib/logger'
 
 /** Real Postgres for the suites when set (CI runs both ways). */
@@ -9,6 +10,20 @@ export const REDIS_URL = process.env.TEST_REDIS_URL
 /** host:port,… of a Redis Cluster: the multi-node suites run on it too (sharded pub/sub) */
 export const REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES
 export const backend = PG_URL ? 'postgres' : 'pglite'
+
+/**
+ * `database` with every compiled statement (the writer's one-statement path)
+ * run through `around`: for tests that hold, fail or count those statements.
+ */
+export function aroundCompiled(database: Database, around: <T>(run: () => Promise<T[]>) => Promise<T[]>): Database {
+  return {
+    ...database,
+    compile: <T, P extends Record<string, unknown>>(q: Parameters<Database['compile']>[0]) => {
+      const run = database.compile<T, P>(q)
+      return (values: P) => around(() => run(values))
+    },
+  }
+}
 
 /** Creates an empty database on TEST_DATABASE_URL's server; returns its URL and a dropper. */
 export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {

@@ -11,7 +11,7 @@ import type { Outcome, Pending } from '../src/db/writer/types'
 import { jsonColumn } from '../src/db/sql'
 import { AppError } from '../src/lib/errors'
 import { silentLogger } from '../src/lib/logger'
-import { backend, PG_URL, testDatabase, until } from './helpers'
+import { aroundCompiled, backend, PG_URL, testDatabase, until } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only, and hooks start servers
 setDefaultTimeout(60_000)
@@ -97,16 +97,13 @@ describe(`writer on ${backend}`, () => {
     const gate = new Promise<void>((r) => (hold = r))
     // a real database; the second batch statement waits at the gate until the test has queued the rest
     let statements = 0
-    const gated: Database = {
-      ...database,
-      rowsPrepared: async <T,>(q: Parameters<Database['rowsPrepared']>[0]) => {
-        if (++statements === 2) {
-          held = true
-          await gate
-        }
-        return database.rowsPrepared<T>(q)
-      },
-    }
+    const gated = aroundCompiled(database, async (run) => {
+      if (++statements === 2) {
+        held = true
+        await gate
+      }
+      return run()
+    })
     const w = createMessageWriter(gated, opts({ flushMs: 600_000, lanes: 1 }))
     expect((await w.submit(text(roomId!, userIds[0]!, 'alone'))).row.seq).toBe(1)
     await w.drain()
@@ -190,12 +187,11 @@ describe(`writer on ${backend}`, () => {
   test('a failing driver: the batch is retried, every sender gets an ack, nothing is lost', async () => {
     const [roomId] = await makeRooms(1)
     let failures = 3
-    // every statement of the writer goes through rows() or rowsPrepared(): the first three fail as a dropped connection would
+    // every statement of the writer goes through rows() or a compiled statement: the first three fail as a dropped connection would
     const lost = () => Promise.reject(new Error('connection terminated unexpectedly'))
     const flaky: Database = {
-      ...database,
+      ...aroundCompiled(database, (run) => (failures-- > 0 ? lost() : run())),
       rows: (q, ex) => (failures-- > 0 ? lost() : database.rows(q, ex)),
-      rowsPrepared: (q) => (failures-- > 0 ? lost() : database.rowsPrepared(q)),
     }
     const w = createMessageWriter(flaky, opts())
     const r = await Promise.all(Array.from({ length: 40 }, (_, i) => w.submit(text(roomId!, userIds[0]!, `x${i}`))))
@@ -208,7 +204,7 @@ describe(`writer on ${backend}`, () => {
   test('a database that stays down: every sender gets unavailable, never silence', async () => {
     const [roomId] = await makeRooms(1)
     const refused = () => Promise.reject(new Error('connect ECONNREFUSED'))
-    const down: Database = { ...database, rows: refused, rowsPrepared: refused }
+    const down: Database = { ...aroundCompiled(database, refused), rows: refused }
     const w = createMessageWriter(down, opts({ retryForMs: 300 }))
     const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => w.submit(text(roomId!, userIds[0]!, `d${i}`))))
     expect(settled.every((s) => s.status === 'rejected' && (s.reason as AppError).code === 'unavailable')).toBe(true)
@@ -266,9 +262,8 @@ describe(`writer on ${backend}`, () => {
     let pings = 0
     const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))
     const flaky: Database = {
-      ...database,
+      ...aroundCompiled(database, (run) => (up ? run() : refused())),
       rows: (q, ex) => (up ? database.rows(q, ex) : refused()),
-      rowsPrepared: (q) => (up ? database.rowsPrepared(q) : refused()),
       ping: () => {
         pings++
         return up ? database.ping() : refused()
@@ -298,9 +293,8 @@ describe(`writer on ${backend}`, () => {
     let failures = 2
     const deadlock = () => Promise.reject(Object.assign(new Error('deadlock detected'), { code: '40P01' }))
     const flaky: Database = {
-      ...database,
+      ...aroundCompiled(database, (run) => (failures-- > 0 ? deadlock() : run())),
       rows: (q, ex) => (failures-- > 0 ? deadlock() : database.rows(q, ex)),
-      rowsPrepared: (q) => (failures-- > 0 ? deadlock() : database.rowsPrepared(q)),
     }
     const w = createMessageWriter(flaky, opts())
     expect((await w.submit(text(roomId!, userIds[0]!, 'x'))).status).toBe('created')

@@ -85,37 +85,15 @@ export type StatementForm = 'one' | 'probe' | 'set'
 /** The form the writer uses for a batch of `n` messages. */
 export const formFor = (n: number): StatementForm => (n === 1 ? 'one' : n <= PROBE_BATCH_MAX ? 'probe' : 'set')
 
+/** A placeholder, filled per call (the statements below are compiled once per database). */
+const ph = (name: string) => sql.placeholder(name)
+
 /**
- * The whole batch as one autocommitted statement (one round trip): lock the
- * rooms in id order, check room, membership and reply targets, number the
- * valid messages per room, insert them, queue them for search, advance
- * rooms.last_seq and the senders' read marks, record the outcome. A
- * client_msg_id seen in an earlier batch violates its unique index and the
- * statement fails whole, for `writeBatch` to sort out.
+ * The batch statement, `probe` or `set` form: the batch's rows travel as one
+ * JSON parameter (`items`), its id as `batch_id`.
  */
-export async function writeBatchInOneStatement(
-  database: Database, batch: Pending[], batchId: string, form: StatementForm = formFor(batch.length),
-): Promise<Outcome[]> {
-  if (form === 'one') {
-    if (batch.length !== 1) throw new Error('writer: the one-message statement takes exactly one message')
-    return [await writeOneInOneStatement(database, batch[0]!.req, batchId)]
-  }
-  const probe = form === 'probe'
-  // the limit must never cut a batch short
-  if (probe && batch.length > PROBE_BATCH_MAX) throw new Error(`writer: the index-probe statement takes at most ${PROBE_BATCH_MAX} messages`)
-  const first = new Map<string, number>()
-  const items = batch.map((p, i): FastItem => {
-    const q = p.req
-    let firstItem: number | null = null
-    if (q.clientMsgId) {
-      const key = `${q.roomId}:${q.senderId}:${q.clientMsgId}`
-      firstItem = first.get(key) ?? null
-      if (firstItem === null) first.set(key, i)
-    }
-    return { item: i, first_item: firstItem, ...written(q) }
-  })
-  const rows = await database.rowsPrepared<CheckedRow>(sql`
-    with x as (select * from ${jsonRecords(items, recordset('item int, first_item int'))}${probe ? probeLimit : sql``}),
+const batchStatement = (probe: boolean) => sql`
+    with x as (select * from json_to_recordset(${ph('items')}::json) as x(${recordset('item int, first_item int')})${probe ? probeLimit : sql``}),
       locked as materialized (select id, last_seq, space_id from rooms where id in (select distinct room_id from x) order by id for update),
       chk as (
         select x.item, x.first_item, x.room_id, x.sender_id, l.id is not null as room_ok,
@@ -142,7 +120,7 @@ export async function writeBatchInOneStatement(
               on conflict (room_id, user_id) do update set last_read_seq = greatest(room_members.last_read_seq, excluded.last_read_seq)),
       -- the outcome as text, one number or error code per message (StoredOutcome): far cheaper than jsonb built per row
       b as (insert into writer_batches (id, outcome)
-            select ${batchId}, ('[' || coalesce(string_agg(case
+            select ${ph('batch_id')}, ('[' || coalesce(string_agg(case
                 when o.seq is not null and c.first_item is null then o.seq::text
                 when o.seq is not null then (-o.seq)::text
                 else to_json(${refusedCode(sql`c0.room_ok`, sql`c0.member_ok`)})::text end, ',' order by c.item), '') || ']')::jsonb
@@ -156,19 +134,41 @@ export async function writeBatchInOneStatement(
     select null, null, null, m.id, m.room_id, m.seq, m.created_at, null, null from m
     union all
     select null, null, null, u.id, null, null, null, u.nickname, u.avatar_url
-    from (select distinct sender_id from ok) s join users u on u.id = s.sender_id`)
-  return fastPathOutcomes(items, rows)
-}
+    from (select distinct sender_id from ok) s join users u on u.id = s.sender_id`
 
-/** `$1::int8, $2::text, …`: one request's written values as parameters, in `insertColumns` order. */
-function oneValues(w: Written): SQL {
-  return sql.join(columnNames.map((c) => {
-    const v = w[c]
-    // jsonb travels as text (every driver binds a string to text as is)
-    if (writtenColumns[c].pgType === 'jsonb') return sql`${v === null ? null : JSON.stringify(v)}::text::jsonb`
-    return sql`${v}::${sql.raw(writtenColumns[c].pgType)}`
-  }), sql`, `)
-}
+/** `$1::int8, $2::text, …`: one request's written values as placeholders, in `insertColumns` order (jsonb travels as text). */
+const oneValues = sql.join(columnNames.map((c) =>
+  writtenColumns[c].pgType === 'jsonb' ? sql`${ph(c)}::text::jsonb` : sql`${ph(c)}::${sql.raw(writtenColumns[c].pgType)}`), sql`, `)
+
+/**
+ * The `one` form: one message, its written columns as placeholders named
+ * after them (`OneValues`), the batch id as `batch_id`.
+ */
+const oneStatement = sql`
+    with c as materialized (
+        select l.last_seq + 1 as seq,
+          -- a channel's audience is its space's members; its room_members rows only hold read marks
+          case when l.space_id is null then exists (select 1 from room_members rm where rm.room_id = l.id and rm.user_id = ${ph('sender_id')}::int8)
+            else exists (select 1 from space_members sm where sm.space_id = l.space_id and sm.user_id = ${ph('sender_id')}::int8) end as member_ok,
+          (${ph('reply_to_id')}::int8 is null or exists (select 1 from messages pm where pm.id = ${ph('reply_to_id')}::int8 and pm.room_id = l.id)) as reply_ok
+        from rooms l where l.id = ${ph('room_id')}::int8 for update),
+      m as (
+        insert into messages (${insertColumns})
+        select c.seq, ${oneValues} from c where c.member_ok and c.reply_ok
+        returning id, room_id, sender_id, seq, created_at),
+      q as (insert into search_queue (message_id) select id from m),
+      ru as (update rooms set last_seq = m.seq, last_activity_at = now() from m where rooms.id = ${ph('room_id')}::int8),
+      -- the sender's read mark moves to their message (a channel's read-mark row is created on first need)
+      rmu as (insert into room_members (room_id, user_id, last_read_seq)
+              select m.room_id, m.sender_id, m.seq from m
+              on conflict (room_id, user_id) do update set last_read_seq = greatest(room_members.last_read_seq, excluded.last_read_seq)),
+      b as (insert into writer_batches (id, outcome)
+            select ${ph('batch_id')}, jsonb_build_array(case
+                when m.seq is not null then to_jsonb(m.seq)
+                else to_jsonb(${refusedCode(sql`c.seq is not null`, sql`c.member_ok`)}) end)
+            from (select) one left join c on true left join m on true)
+    select c.seq is not null as room_ok, c.member_ok, m.id, m.seq, m.created_at, u.nickname, u.avatar_url
+    from (select) one left join c on true left join m on true left join users u on u.id = ${ph('sender_id')}::int8`
 
 /** What the one-message statement answers: its checks, and the inserted row's id and created_at when it went in. */
 type OneRow = {
@@ -181,6 +181,62 @@ type OneRow = {
   avatar_url: string | null
 }
 
+/** The values of the `one` form: the written columns (jsonb as its text) and the batch id. */
+type OneValues = { [K in keyof Written]: Written[K] | string } & { batch_id: string }
+
+/** The one-statement path's forms, compiled once per database: building the text per call cost more than the values. */
+type Compiled = {
+  one: (v: OneValues) => Promise<OneRow[]>
+  probe: (v: { items: string; batch_id: string }) => Promise<CheckedRow[]>
+  set: (v: { items: string; batch_id: string }) => Promise<CheckedRow[]>
+}
+const compiledFor = new WeakMap<Database, Compiled>()
+
+function compiled(database: Database): Compiled {
+  let c = compiledFor.get(database)
+  if (!c) {
+    c = {
+      one: database.compile<OneRow, OneValues>(oneStatement),
+      probe: database.compile<CheckedRow, { items: string; batch_id: string }>(batchStatement(true)),
+      set: database.compile<CheckedRow, { items: string; batch_id: string }>(batchStatement(false)),
+    }
+    compiledFor.set(database, c)
+  }
+  return c
+}
+
+/**
+ * The whole batch as one autocommitted statement (one round trip): lock the
+ * rooms in id order, check room, membership and reply targets, number the
+ * valid messages per room, insert them, queue them for search, advance
+ * rooms.last_seq and the senders' read marks, record the outcome. A
+ * client_msg_id seen in an earlier batch violates its unique index and the
+ * statement fails whole, for `writeBatch` to sort out.
+ */
+export async function writeBatchInOneStatement(
+  database: Database, batch: Pending[], batchId: string, form: StatementForm = formFor(batch.length),
+): Promise<Outcome[]> {
+  if (form === 'one') {
+    if (batch.length !== 1) throw new Error('writer: the one-message statement takes exactly one message')
+    return [await writeOneInOneStatement(database, batch[0]!.req, batchId)]
+  }
+  // the limit must never cut a batch short
+  if (form === 'probe' && batch.length > PROBE_BATCH_MAX) throw new Error(`writer: the index-probe statement takes at most ${PROBE_BATCH_MAX} messages`)
+  const first = new Map<string, number>()
+  const items = batch.map((p, i): FastItem => {
+    const q = p.req
+    let firstItem: number | null = null
+    if (q.clientMsgId) {
+      const key = `${q.roomId}:${q.senderId}:${q.clientMsgId}`
+      firstItem = first.get(key) ?? null
+      if (firstItem === null) first.set(key, i)
+    }
+    return { item: i, first_item: firstItem, ...written(q) }
+  })
+  const rows = await compiled(database)[form]({ items: JSON.stringify(items), batch_id: batchId })
+  return fastPathOutcomes(items, rows)
+}
+
 /**
  * One message as one autocommitted statement: the `one` form of
  * writeBatchInOneStatement, the same steps and the same outcome row, with
@@ -191,31 +247,7 @@ type OneRow = {
  */
 async function writeOneInOneStatement(database: Database, q: WriteRequest, batchId: string): Promise<Outcome> {
   const w = written(q)
-  const [r] = await database.rowsPrepared<OneRow>(sql`
-    with c as materialized (
-        select l.last_seq + 1 as seq,
-          -- a channel's audience is its space's members; its room_members rows only hold read marks
-          case when l.space_id is null then exists (select 1 from room_members rm where rm.room_id = l.id and rm.user_id = ${w.sender_id}::int8)
-            else exists (select 1 from space_members sm where sm.space_id = l.space_id and sm.user_id = ${w.sender_id}::int8) end as member_ok,
-          (${w.reply_to_id}::int8 is null or exists (select 1 from messages pm where pm.id = ${w.reply_to_id}::int8 and pm.room_id = l.id)) as reply_ok
-        from rooms l where l.id = ${w.room_id}::int8 for update),
-      m as (
-        insert into messages (${insertColumns})
-        select c.seq, ${oneValues(w)} from c where c.member_ok and c.reply_ok
-        returning id, room_id, sender_id, seq, created_at),
-      q as (insert into search_queue (message_id) select id from m),
-      ru as (update rooms set last_seq = m.seq, last_activity_at = now() from m where rooms.id = ${w.room_id}::int8),
-      -- the sender's read mark moves to their message (a channel's read-mark row is created on first need)
-      rmu as (insert into room_members (room_id, user_id, last_read_seq)
-              select m.room_id, m.sender_id, m.seq from m
-              on conflict (room_id, user_id) do update set last_read_seq = greatest(room_members.last_read_seq, excluded.last_read_seq)),
-      b as (insert into writer_batches (id, outcome)
-            select ${batchId}, jsonb_build_array(case
-                when m.seq is not null then to_jsonb(m.seq)
-                else to_jsonb(${refusedCode(sql`c.seq is not null`, sql`c.member_ok`)}) end)
-            from (select) one left join c on true left join m on true)
-    select c.seq is not null as room_ok, c.member_ok, m.id, m.seq, m.created_at, u.nickname, u.avatar_url
-    from (select) one left join c on true left join m on true left join users u on u.id = ${w.sender_id}::int8`)
+  const [r] = await compiled(database).one({ ...w, attachment: w.attachment === null ? null : JSON.stringify(w.attachment), batch_id: batchId })
   if (!r || r.id === null || r.seq === null) return !r?.room_ok ? errRoom : !r.member_ok ? errMember : errReply
   return { status: 'created', row: insertedRow(w, Number(r.seq), Number(r.id), r.created_at!, { nickname: r.nickname, avatar: r.avatar_url }) }
 }
