@@ -23,7 +23,7 @@ import { featureRoutes } from './features'
 import { fileRoutes } from './files'
 import { messageRoutes } from './messages'
 import { opsRoutes } from './ops'
-import { assignRequestId, requestLog } from './request-id'
+import { requestId, requestLog } from './request-id'
 import { roomRoutes } from './rooms'
 import { spaceRoutes } from './spaces'
 import { tracingPlugin } from './tracing'
@@ -93,32 +93,38 @@ export async function createHttpApp({ config, log, infra, services: s, auth, gat
 
   const accessLog = config.LOG_LEVEL === 'debug'
 
-  /** Every HTTP request: a request id, then size check, WebSocket upgrade, the Elysia app; an access line at debug. */
+  /**
+   * Every HTTP request: size check, WebSocket upgrade, the Elysia app; a
+   * request id on every response, and an access line at debug. A WebSocket
+   * upgrade skips what only the app's routes use (the socket address, kept
+   * for the auth routes' rate limits) or what only a response carries.
+   */
   async function fetch(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
     const started = accessLog ? performance.now() : 0
-    const reqId = assignRequestId(req)
     let res: Response | undefined
     try {
       // HTTP/1.0 with no Host: Bun gives a bare path, which no URL parser (or route) takes
       if (req.url.startsWith('/')) throw new AppError('bad_request', 'The request has no Host header.')
-      clientIp.remember(req, server.requestIP(req)?.address)
       if (headerBytes(req) > MAX_HEADER_BYTES) {
         throw new AppError('headers_too_large', `The request line and headers are larger than ${MAX_HEADER_BYTES} bytes.`)
       }
       const up = await gateway.upgrade(req, server)
-      if (up !== 'upgraded') res = up ?? (await app.handle(elysiaRequest(req)))
+      if (up === null) {
+        clientIp.remember(req, server.requestIP(req)?.address)
+        res = await app.handle(elysiaRequest(req))
+      } else if (up !== 'upgraded') res = up
     } catch (err) {
       res = errorResponse(err, 'UNKNOWN', requestLog(log, req))
     }
     if (res) {
       try {
-        res.headers.set('x-request-id', reqId)
+        res.headers.set('x-request-id', requestId(req))
       } catch {} // a response with immutable headers keeps them
     }
     if (accessLog && !req.url.startsWith('/')) {
       const url = new URL(req.url)
       log.debug('request', {
-        req_id: reqId, method: req.method, path: url.pathname + url.search, status: res?.status ?? 101,
+        req_id: requestId(req), method: req.method, path: url.pathname + url.search, status: res?.status ?? 101,
         ms: Math.round((performance.now() - started) * 100) / 100,
       })
     }
