@@ -30,6 +30,8 @@ export type Options = {
   badEvery?: number
   /** fanout: messages committed but not yet indexed for search when the load starts (as right after a burst) */
   backlog?: number
+  /** fanout: runs every target this many times, alternating their order; comparisons give each repeat and the median */
+  repeat?: number
   smoke: boolean
   /** where the JSON/Markdown/SVG go */
   out?: string
@@ -38,7 +40,7 @@ export type Options = {
 
 const NUM = new Set([
   'sockets', 'rooms', 'members', 'senders', 'duration', 'warmup', 'payload', 'workers', 'connect-rate', 'users',
-  'inflight', 'drain', 'stop-p99', 'max-members', 'prefill', 'joiners', 'bad-every', 'backlog',
+  'inflight', 'drain', 'stop-p99', 'max-members', 'prefill', 'joiners', 'bad-every', 'backlog', 'repeat',
 ])
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())

@@ -10,6 +10,7 @@ import type { Target } from '../targets/targets.ts'
 import { correctnessChecks, loadComparisons, loadParamsOf, pickTargets, sustained, withTarget, type Ctx, type ScenarioResult } from './context.ts'
 import { isOurs, OTHER_TRANSPORT_KIND, type TargetKind } from '../targets/targets.ts'
 import { cpuPerK, gateReport, transportGate } from '../targets/transport-gate.ts'
+import type { Comparison } from '../report.ts'
 
 export const P99_BOUND_MS = 50
 
@@ -38,6 +39,29 @@ export function fanoutParams(ctx: Ctx): LoadParams {
 }
 
 const MAX_BACKLOG = 1_000_000
+const MAX_REPEAT = 9
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** Per metric and baseline: the median of ours, of the baseline and of the ratio over the repeats that have it. */
+export function medians(perRepeat: Comparison[][]): Comparison[] {
+  const groups = new Map<string, Comparison[]>()
+  for (const c of perRepeat.flat()) {
+    const key = `${c.metric}\u0000${c.baselineName}`
+    groups.set(key, [...(groups.get(key) ?? []), c])
+  }
+  return [...groups.values()].map((cs) => ({
+    ...cs[0]!,
+    metric: `${cs[0]!.metric} (median of ${cs.length})`,
+    ours: median(cs.map((c) => c.ours)),
+    baseline: median(cs.map((c) => c.baseline)),
+    ratio: Math.round(median(cs.map((c) => c.ratio)) * 1000) / 1000,
+  }))
+}
 
 /**
  * `--backlog N`: the state right after an N-message burst, while the search
@@ -76,26 +100,41 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
   const runs: TargetRun[] = []
   const backlog = Math.min(MAX_BACKLOG, Math.floor(ctx.opts.backlog ?? 0))
   if (backlog > 0 && db !== 'postgres') throw new Error('--backlog needs --db postgres')
-  for (const kind of kinds) {
-    try {
-      runs.push(await withTarget({ kind, db, maxMembers, logDir: ctx.logDir }, async (t) => {
-        if (backlog === 0 || !isOurs(kind)) return runLoad(t, p, ctx.logDir)
-        const left = await queueBacklog(t, backlog)
-        const run = await runLoad(t, p, ctx.logDir)
-        notes.push(`${kind}: started with ${backlog} messages waiting for the search indexer; ${await left()} still waiting at the end`)
-        return run
-      }))
-    } catch (e) {
-      log(`${kind} failed: ${String(e)}`)
-      notes.push(`${kind}: ${String(e)}`)
-      if (isOurs(kind)) throw e
+  // --repeat N: every target N times, in alternating order (a drift of the box hits both sides alike)
+  const repeats = Math.max(1, Math.min(MAX_REPEAT, Math.floor(ctx.opts.repeat ?? 1)))
+  const perRepeat: Comparison[][] = []
+  const firstRepeat: TargetRun[] = []
+  for (let k = 0; k < repeats; k++) {
+    const these: TargetRun[] = []
+    for (const kind of k % 2 === 0 ? kinds : [...kinds].reverse()) {
+      try {
+        these.push(await withTarget({ kind, db, maxMembers, logDir: ctx.logDir }, async (t) => {
+          if (backlog === 0 || !isOurs(kind)) return runLoad(t, p, ctx.logDir)
+          const left = await queueBacklog(t, backlog)
+          const run = await runLoad(t, p, ctx.logDir)
+          notes.push(`${kind}: started with ${backlog} messages waiting for the search indexer; ${await left()} still waiting at the end`)
+          return run
+        }))
+      } catch (e) {
+        log(`${kind} failed: ${String(e)}`)
+        notes.push(`${kind}: ${String(e)}`)
+        if (isOurs(kind)) throw e
+      }
     }
+    perRepeat.push(loadComparisons(these, 'ours', P99_BOUND_MS))
+    if (k === 0) firstRepeat.push(...these)
+    if (repeats > 1) for (const r of these) r.label = `${r.label} #${k + 1}`
+    runs.push(...these)
   }
   notes.push(`our server's database: ${db}; sockets ${p.users < p.rooms * p.members ? 'per room (/v1/rooms/:id/ws), users shared between rooms' : 'one per user (/v1/ws)'}`)
   notes.push(`comparisons use each target's best round with no loss and p99 ≤ ${P99_BOUND_MS} ms (or its best round if none qualifies)`)
   notes.push('out of order: by seq per socket (ours, bare Bun); by each sender\'s own order for Socket.IO, which has no seq')
-  const comparisons = loadComparisons(runs, 'ours', P99_BOUND_MS)
-  const gate = transportGate(runs.map((r) => {
+  if (repeats > 1) {
+    notes.push(`${repeats} repeats, targets in alternating order; a comparison marked "median" is the median over the repeats of ours, of the baseline and of the ratio (each repeat's own ratio), the others are one repeat each`)
+  }
+  const comparisons = repeats === 1 ? perRepeat[0]! : [...medians(perRepeat), ...perRepeat.flatMap((cs, k) => cs.map((c) => ({ ...c, metric: `${c.metric} (repeat ${k + 1})` })))]
+  // the transport gate compares the first repeat's runs (one of each transport)
+  const gate = transportGate(firstRepeat.map((r) => {
     const s = sustained(r, P99_BOUND_MS)
     return {
       target: r.target, label: r.label,
@@ -111,7 +150,7 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
     notes.push(g.note)
   }
   return {
-    params: { ...loadParamsOf(p), db, maxMembers, targets: kinds, ...(backlog > 0 ? { backlog } : {}) },
+    params: { ...loadParamsOf(p), db, maxMembers, targets: kinds, ...(backlog > 0 ? { backlog } : {}), ...(repeats > 1 ? { repeat: repeats } : {}) },
     runs,
     comparisons,
     // every run of our server, whichever transport, must be loss-free, duplicate-free and in order
