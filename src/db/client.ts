@@ -97,14 +97,17 @@ async function openPostgres(url: string, max: number, prepare: boolean, onQuery?
       await client`select 1`
     },
     migrate: async () => {
-      // serialize concurrent starts of several nodes on one database
-      const lock = await client.reserve()
+      // concurrent starts of several nodes on one database wait for each other. The lock is held on a connection
+      // of its own: the migrator takes one from the pool, and with DATABASE_POOL=1 a lock held on the pool's only
+      // connection waited for itself forever (the node never started)
+      const lock = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 2, connection: { application_name: 'chat-server-migrate' } })
       try {
         await lock`select pg_advisory_lock(${AdvisoryLock.migrate})`
         await migratePostgres(pgDb, { migrationsFolder })
       } finally {
+        // ending the session releases the lock in any case
         await lock`select pg_advisory_unlock(${AdvisoryLock.migrate})`.catch(() => {})
-        lock.release()
+        await lock.end({ timeout: 1 })
       }
     },
     close: () => client.end({ timeout: 2 }),
