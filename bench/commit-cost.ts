@@ -6,7 +6,8 @@
  *
  * Seeds rooms × users memberships (default 20,000), then runs the writer's
  * one-statement path (src/db/writer/statements.ts) sequentially, one message
- * per commit (and a 100-message batch phase), through:
+ * per commit (and batch phases: 100 messages; 16 and 64 in both the index-probe
+ * and the set-based form, postgres.js only), through:
  *   - postgres.js (the app's driver, src/db/client.ts), in each form of the statement
  *     (`StatementForm`: one-message, index-probe, set-based);
  *   - Bun's native client (Bun.SQL), the same statement text and parameters.
@@ -123,6 +124,13 @@ try {
       all.push(await phase(d, '1 msg, index-probe (before)', 'probe', 1, COMMITS, room, user))
       all.push(await phase(d, '1 msg, one-message form (now)', 'one', 1, COMMITS, room, user))
       all.push(await phase(d, '100 msgs, set-based', 'set', 100, BATCHES, room, user))
+      // where the index-probe form ends (PROBE_BATCH_MAX): both plans at batch sizes it covers
+      if (d === pgjs) {
+        for (const n of [16, 64]) {
+          all.push(await phase(d, `${n} msgs, index-probe (now)`, 'probe', n, BATCHES, room, user))
+          all.push(await phase(d, `${n} msgs, set-based (before)`, 'set', n, BATCHES, room, user))
+        }
+      }
     }
   }
   const merged = new Map<string, Figures>()

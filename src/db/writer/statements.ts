@@ -55,11 +55,15 @@ const insertValues = sql.raw(columnNames.map((c) => `x.${c}`).join(', '))
  * one-statement path. json_to_recordset is estimated at 100 rows, so the
  * planner hashes room_members, users and rooms whole (a sequential scan each,
  * 4 ms at 20,000 memberships); a `limit` in the statement text tells it the
- * batch is small, and it probes the primary keys instead. Larger batches keep
- * the set-based plan, which is the cheaper one for them. Same statement
- * otherwise, so the same semantics: only the plan differs.
+ * batch is small, and it probes the primary keys instead. At 20,000
+ * memberships the planner keeps probing up to a limit of 64 and hashes from
+ * 128 on, and probing costs Postgres about half the CPU of the set-based plan
+ * at 16 to 32 messages and a third less at 64 (docs/architecture.md, "The
+ * writer's cost"). Larger batches keep the set-based plan, which the planner
+ * would choose for them anyway. Same statement otherwise, so the same
+ * semantics: only the plan differs.
  */
-export const PROBE_BATCH_MAX = 8
+export const PROBE_BATCH_MAX = 64
 const probeLimit = sql.raw(` limit ${PROBE_BATCH_MAX}`)
 
 /**
