@@ -2,17 +2,11 @@ import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createChatServer } from '../src/app'
 import { loadConfig } from '../src/config'
 import { silentLogger } from '../src/lib/logger'
-import { api, groupRoom, openWs, PG_URL, register, testDatabase, until, type TestSocket } from './helpers'
+import { api, BACKGROUND_STATEMENT, groupRoom, openWs, PG_URL, register, testDatabase, until, type TestSocket } from './helpers'
 
 // per file: Bun applies a preload's default timeout to the first file only
 setDefaultTimeout(60_000)
 
-/**
- * Not the connect's: the node's background jobs (search indexer, retention
- * sweep, room purge), and postgres.js reading the array types once on a new
- * pooled connection.
- */
-const BACKGROUND = /search_queue|search_index|retention_days|room_purges|pg_try_advisory|pg_catalog\.pg_type/i
 /** The read that tells a room's sequencer where it starts: once per room a node starts following, not per connect. */
 const ROOM_START = /^select "last_seq" from "rooms" where "rooms"\."id" = \$1$/
 
@@ -49,7 +43,7 @@ describe.if(!!PG_URL)('statements per connect (Postgres, counted by the driver)'
         const from = queries.length
         await fn()
         await until(() => chat.gateway.stats.started >= started + n, 15_000, 'the session starts')
-        return queries.slice(from).filter((q) => !BACKGROUND.test(q))
+        return queries.slice(from).filter((q) => !BACKGROUND_STATEMENT.test(q))
       }
 
       // the first socket: its start, and one last_seq read for each of its 3 rooms (group room, 2 channels)

@@ -12,6 +12,16 @@ export const REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES
 export const backend = PG_URL ? 'postgres' : 'pglite'
 
 /**
+ * Statements a test that counts a request's statements must leave out: the
+ * node's background jobs (search indexer, retention sweep, room purge, batch
+ * outcome pruning: their statements and their transactions' control), and
+ * postgres.js reading the array types once on each new pooled connection
+ * (so whether a request happened to open a connection changes nothing).
+ */
+export const BACKGROUND_STATEMENT =
+  /search_queue|search_index|retention_days|room_purges|writer_batches|pg_try_advisory|pg_catalog\.pg_type|^\s*(begin|commit|rollback|set local)\b/i
+
+/**
  * `database` with every compiled statement (the writer's one-statement path)
  * run through `around`: for tests that hold, fail or count those statements.
  */
