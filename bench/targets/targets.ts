@@ -115,7 +115,10 @@ export class Target {
           ...this.opts.env,
         }
         let cmd: string[]
+        let cwd = ROOT
         if (isOurs(this.kind)) {
+          // BENCH_SERVER_DIR=checkout: our server from another checkout (a before/after pair under the same client)
+          cwd = process.env.BENCH_SERVER_DIR ?? ROOT
           // BENCH_CPU_PROF=dir: a CPU profile of each node, written when it exits
           cmd = process.env.BENCH_CPU_PROF ? ['bun', '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, 'src/index.ts'] : ['bun', 'src/index.ts']
           Object.assign(env, {
@@ -137,7 +140,7 @@ export class Target {
           env.BENCH_MEM_DIR = this.opts.memDir
         }
         const proc = spawnManaged({
-          name: `${this.name}-${i + 1}`, cmd, cwd: ROOT, env, logFile: join(this.opts.logDir, `${this.name}-${i + 1}.log`),
+          name: `${this.name}-${i + 1}`, cmd, cwd, env, logFile: join(this.opts.logDir, `${this.name}-${i + 1}.log`),
         })
         this.procs.push(proc)
         this.ports.push(port)
