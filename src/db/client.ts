@@ -100,7 +100,7 @@ async function openPostgres(url: string, max: number, prepare: boolean, onQuery?
       // concurrent starts of several nodes on one database wait for each other. The lock is held on a connection
       // of its own: the migrator takes one from the pool, and with DATABASE_POOL=1 a lock held on the pool's only
       // connection waited for itself forever (the node never started)
-      const lock = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 2, connection: { application_name: 'chat-server-migrate' } })
+      const lock = postgres(url, { max: 1, prepare, onnotice: () => {}, connect_timeout: 2, connection: { application_name: 'chat-server-migrate' } })
       try {
         await lock`select pg_advisory_lock(${AdvisoryLock.migrate})`
         await migratePostgres(pgDb, { migrationsFolder })
