@@ -51,20 +51,15 @@ async function postgresJs(url: string): Promise<Driver> {
 async function bunSql(url: string, base: Database): Promise<Driver> {
   const client = new Bun.SQL(url, { max: 1, prepare: true })
   const dialect = new PgDialect()
-  const run = async <T>(q: SQL): Promise<T[]> => {
+  /** The statement's text once, its placeholders filled per call. */
+  const compile = <T, P extends Record<string, unknown>>(q: SQL) => {
     const { sql: text, params } = dialect.sqlToQuery(q)
     // Bun.SQL sends a string bound to a json parameter as a JSON string (a scalar): bind the lists as text, cast after
-    return (await client.unsafe(text.replace(/(\$\d+)::json\b/g, '$1::text::json'), params as unknown[])) as unknown as T[]
+    const bound = text.replace(/(\$\d+)::json\b/g, '$1::text::json')
+    return async (values: P) => (await client.unsafe(bound, fillPlaceholders(params, values) as unknown[])) as unknown as T[]
   }
-  const database: Database = {
-    ...base,
-    rows: (q) => run(q),
-    compile: <T, P extends Record<string, unknown>>(q: SQL) => {
-      const { sql: text, params } = dialect.sqlToQuery(q)
-      const bound = text.replace(/(\$\d+)::json\b/g, '$1::text::json')
-      return async (values: P) => (await client.unsafe(bound, fillPlaceholders(params, values) as unknown[])) as unknown as T[]
-    },
-  }
+  const run = <T>(q: SQL): Promise<T[]> => compile<T, Record<string, never>>(q)({})
+  const database: Database = { ...base, rows: (q) => run(q), compile }
   const [r] = await run<{ pid: number }>(sql`select pg_backend_pid() as pid`)
   return { name: 'Bun.SQL', database, backendPid: Number(r!.pid), close: () => client.close() }
 }

@@ -67,9 +67,11 @@ export function createSearch(database: Database, view: (r: MessageRow) => Messag
   /** One transaction: up to `limit` queued messages into the index; none when another node is at it. */
   function indexBatch(limit: number): Promise<{ message_id: number }[]> {
     return database.db.transaction(async (tx) => {
-      const [lock] = await database.rows<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(${AdvisoryLock.searchIndex}) as ok`, tx)
+      // the lock, and no WAL flush wait at commit (derived rows: a crash loses the queue delete and the insert together)
+      const [lock] = await database.rows<{ ok: boolean }>(
+        sql`select pg_try_advisory_xact_lock(${AdvisoryLock.searchIndex}) as ok, set_config('synchronous_commit', 'off', true)`, tx,
+      )
       if (!lock?.ok) return []
-      await database.rows(sql`set local synchronous_commit = off`, tx)
       return database.rows<{ message_id: number }>(
         sql`with q as (
               delete from search_queue where ctid in (select ctid from search_queue limit ${limit}) returning message_id)
