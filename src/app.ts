@@ -5,6 +5,7 @@ import { createGateway, type Gateway, type SocketData } from './gateway/gateway'
 import type { Hub } from './gateway/hub'
 import { createHttpApp } from './http/app'
 import { errorResponse } from './http/errors'
+import { raiseListenBacklog } from './http/listen-backlog'
 import { openInfrastructure, type Diagnostics } from './infrastructure'
 import { createLogger, type Logger } from './lib/logger'
 import type { Metrics } from './lib/metrics'
@@ -58,6 +59,11 @@ export async function createChatServer(
         port: config.PORT, hostname: config.HOST, fetch: http.fetch, websocket: gateway.websocket,
         maxRequestBodySize: BUN_BODY_CAP_BYTES, error: (err) => errorResponse(err, 'UNKNOWN', log),
       })
+      if (config.LISTEN_BACKLOG > 0 && server.port !== undefined) {
+        const r = raiseListenBacklog(server.port, config.LISTEN_BACKLOG)
+        if (r.ok) log.info('listen backlog', { backlog: r.backlog })
+        else log.warn("listen backlog left at Bun's 512", { reason: r.reason })
+      }
       hub.attach(server)
       // Elysia's ws() upgrades through the app's server; app.handle() alone is given none
       http.app.server = server

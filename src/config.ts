@@ -26,6 +26,7 @@ const OneOf = <const T extends string>(values: readonly T[], dflt: T, doc: strin
 export const ConfigSchema = Type.Object({
   PORT: Int(0, 65535, 3000, 'TCP port to listen on (0 = any free port)'),
   HOST: Str('0.0.0.0', 'address to listen on'),
+  LISTEN_BACKLOG: Int(0, 65535, 4096, "connections the kernel holds for accept (capped by net.core.somaxconn; Linux); 0 = Bun's own 512"),
   DATABASE_URL: OptStr('postgres://… for Postgres, memory:// for a throw-away embedded database; unset = PGlite in DATA_DIR'),
   DATA_DIR: Str('./data', 'embedded database and uploads'),
   REDIS_URL: OptStr('redis://…; enables several nodes; unset = one node, in-process bus'),
