@@ -32,6 +32,8 @@ export type Options = {
   backlog?: number
   /** fanout: runs every target this many times, alternating their order; comparisons give each repeat and the median */
   repeat?: number
+  /** cluster: 1 = each of the 3 nodes carries the single node's whole workload (3× the rooms in all), not a third of it */
+  perNode?: number
   smoke: boolean
   /** where the JSON/Markdown/SVG go */
   out?: string
@@ -40,7 +42,7 @@ export type Options = {
 
 const NUM = new Set([
   'sockets', 'rooms', 'members', 'senders', 'duration', 'warmup', 'payload', 'workers', 'connect-rate', 'users',
-  'inflight', 'drain', 'stop-p99', 'max-members', 'prefill', 'joiners', 'bad-every', 'backlog', 'repeat',
+  'inflight', 'drain', 'stop-p99', 'max-members', 'prefill', 'joiners', 'bad-every', 'backlog', 'repeat', 'per-node',
 ])
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
