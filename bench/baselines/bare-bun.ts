@@ -12,9 +12,14 @@
  * - `minimal`: `{"type":"message.created","message":{"room_id","seq","content"}}`
  *   only (the cheapest frame the generator still counts), for comparison.
  *
- * env: PORT, HOST (loopback only), MAX_ROOM_MEMBERS (default 100), BARE_FRAME.
+ * Its listening socket gets the accept queue our server sets by default
+ * (LISTEN_BACKLOG, 4096 here too), so a connect storm compares the servers'
+ * work, not Bun's fixed 512 against ours.
+ *
+ * env: PORT, HOST (loopback only), MAX_ROOM_MEMBERS (default 100), BARE_FRAME, LISTEN_BACKLOG (0 = Bun's 512).
  */
 import type { ServerWebSocket } from 'bun'
+import { raiseListenBacklog } from '../../src/http/listen-backlog.ts'
 
 const port = Number(process.env.PORT ?? 3100)
 const host = process.env.HOST ?? '127.0.0.1'
@@ -142,7 +147,9 @@ const server = Bun.serve<Data>({
   },
 })
 
-console.log(`bare-bun baseline on ${host}:${server.port}, BARE_FRAME=${frameKind}`)
+const backlog = Number(process.env.LISTEN_BACKLOG ?? 4096)
+const raised = backlog > 0 && server.port !== undefined ? raiseListenBacklog(server.port, backlog) : null
+console.log(`bare-bun baseline on ${host}:${server.port}, BARE_FRAME=${frameKind}, backlog ${raised?.ok ? raised.backlog : `512 (${raised ? raised.reason : 'LISTEN_BACKLOG=0'})`}`)
 process.on('SIGTERM', () => {
   server.stop(true)
   process.exit(0)
